@@ -1,0 +1,38 @@
+# Every target builds its own virtual environment from the project's declared dependencies.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench sandbox clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[sandbox,test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/bluegreen demo
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -n 2 tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check bluegreen_hooks tests bench
+	$(BIN)/ruff format --check bluegreen_hooks tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+sandbox: $(STAMP)
+	$(BIN)/bluegreen sandbox
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,201 @@
+"""Argument parsing and dispatch only; every command is a function returning an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+
+from bluegreen_hooks import __version__, errors, logs
+
+HOOK_EVENTS = ("BeforeInstall", "ApplicationStart", "ValidateService")
+
+_EXIT_CODES = """exit codes:
+  0    done
+  1    deploy or validation failed (traffic stays on a healthy color)
+  2    usage or config error (nothing touched)
+  3    another deploy holds the lock
+  4    inconsistent load-balancer state (see the message for the fix)
+  130  interrupted
+"""
+
+
+def _command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    examples: str,
+    *,
+    parents: Sequence[argparse.ArgumentParser] = (),
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=f"examples:\n{examples}\n\n{_EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=list(parents),
+    )
+    parser.set_defaults(command=name)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $BLUEGREEN_CONFIG, else .oopsrc in the bundle root or cwd)",
+    )
+    common.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default="auto",
+        help="log rendering on stderr (default: console on a TTY, JSON lines otherwise)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="bluegreen",
+        description=(
+            "Blue/green deploys of a Kubernetes application behind an AWS Classic ELB.\n"
+            "The ELB's `blue` and `green` tags hold each color's NodePort; its listeners\n"
+            "say which color is live."
+        ),
+        epilog=(
+            "examples:\n"
+            "  bluegreen status\n"
+            "  bluegreen deploy --commit $(git rev-parse HEAD)\n"
+            "  bluegreen rollback\n"
+            "  bluegreen demo\n\n" + _EXIT_CODES
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bluegreen {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND", required=True)
+
+    status = _command(
+        sub,
+        "status",
+        "show which color is live, its port and commit (reads the ELB only)",
+        "  bluegreen status\n  bluegreen status --output json | jq .active.commit",
+        parents=[common],
+    )
+    status.add_argument("--output", choices=("text", "json"), default="text")
+
+    deploy = _command(
+        sub,
+        "deploy",
+        "release a commit to the idle color, wait until Ready, switch traffic, validate",
+        "  bluegreen deploy --commit 0a1b2c3d\n"
+        "  bluegreen deploy --commit 0a1b2c3d --config app/.oopsrc --log-format json",
+        parents=[common],
+    )
+    deploy.add_argument("--commit", required=True, help="the release's git SHA")
+    deploy.add_argument(
+        "--deployment-id", help="identifies this run in logs and the lock (default: cli-<time>)"
+    )
+    deploy.add_argument(
+        "--redeploy",
+        action="store_true",
+        help="deploy even if this commit is already live (e.g. after a template change)",
+    )
+
+    rollback = _command(
+        sub,
+        "rollback",
+        "switch traffic back to the idle color (refused unless all its replicas are Ready)",
+        "  bluegreen rollback\n  bluegreen rollback --force   # switch even if not Ready",
+        parents=[common],
+    )
+    rollback.add_argument(
+        "--force", action="store_true", help="switch even if the idle color is not fully Ready"
+    )
+
+    render = _command(
+        sub,
+        "render",
+        "print the manifests a deploy would apply; touches nothing",
+        "  bluegreen render --commit 0a1b2c3d\n  bluegreen render --commit 0a1b2c3d --color blue",
+        parents=[common],
+    )
+    render.add_argument("--commit", required=True, help="the release's git SHA")
+    render.add_argument(
+        "--color", choices=("blue", "green"), help="color to render (default: the idle one)"
+    )
+
+    hook = _command(
+        sub,
+        "hook",
+        "run one CodeDeploy lifecycle hook (what the shims in hooks/ call)",
+        "  bluegreen hook BeforeInstall\n"
+        "  DEPLOYMENT_ID=d-ABC123 bluegreen hook ApplicationStart   # rerun by hand",
+        parents=[common],
+    )
+    hook.add_argument("event", choices=HOOK_EVENTS)
+    hook.add_argument(
+        "--bundle-root",
+        metavar="DIR",
+        help="unpacked bundle (default: $BLUEGREEN_BUNDLE_ROOT, else cwd if it has appspec.yml)",
+    )
+    hook.add_argument("--commit", help="override the commit found in the bundle or environment")
+
+    sandbox = _command(
+        sub,
+        "sandbox",
+        "run emulated AWS (moto) and Kubernetes on loopback until interrupted",
+        "  bluegreen sandbox --env-file sandbox.env &\n  . sandbox.env && bluegreen status",
+        parents=[common],
+    )
+    sandbox.add_argument("--env-file", default="sandbox.env", help="where to write the env file")
+    sandbox.add_argument(
+        "--ready-delay", type=float, default=1.0, help="seconds until a new pod is Ready"
+    )
+
+    _command(
+        sub,
+        "demo",
+        "tell a whole blue/green story against an in-process sandbox",
+        "  bluegreen demo",
+        parents=[common],
+    )
+    return parser
+
+
+def _runner(name: str) -> Callable[[argparse.Namespace], int]:
+    module = import_module(f"bluegreen_hooks.commands.{name}")
+    run: Callable[[argparse.Namespace], int] = module.run
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.log_format)
+    try:
+        return _runner(args.command)(args)
+    except errors.BluegreenError as exc:
+        return logs.report_failure(exc.message, exc.hint, exc.exit_code)
+    except KeyboardInterrupt:
+        return logs.report_failure("interrupted", None, errors.INTERRUPTED)
+    except Exception as exc:
+        message = _remote_error(exc)
+        if message is None:
+            raise
+        return logs.report_failure(message, None, errors.FAILED)
+
+
+def _remote_error(exc: Exception) -> str | None:
+    """AWS and Kubernetes errors become one line; anything else is a bug and keeps its traceback."""
+    module = type(exc).__module__
+    if module.startswith(("botocore", "boto3")):
+        return f"AWS: {exc}"
+    if module.startswith(("kubernetes", "urllib3")):
+        from bluegreen_hooks.kube import describe_api_error
+
+        status = getattr(exc, "status", None)
+        detail = describe_api_error(exc) if status is not None else str(exc)  # type: ignore[arg-type]
+        return f"Kubernetes: {detail}"
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""`bluegreen deploy`: every step in one process, for CI and people."""
+
+from __future__ import annotations
+
+import argparse
+
+from bluegreen_hooks import lifecycle, logs
+from bluegreen_hooks.commands.common import config_from, new_deployment_id
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    deployment_id = args.deployment_id or new_deployment_id("cli")
+    logs.bind(deployment_id=deployment_id)
+    deploy_run = lifecycle.Run(config=config, deployment_id=deployment_id, commit=args.commit)
+    router = deploy_run.router()
+    if not args.redeploy and router.commits.get(router.active) == args.commit:
+        ready = deploy_run.cluster.readiness(config.application_name, router.active)
+        if ready.complete:
+            logs.get_logger().info(
+                "commit already live; nothing to do (use --redeploy to deploy it again)",
+                color=router.active,
+                commit=args.commit,
+            )
+            return 0
+    plan = lifecycle.prepare(deploy_run)
+    lifecycle.application_start(deploy_run, plan)
+    lifecycle.validate_service(deploy_run, plan)
+    logs.get_logger().info("deployed", color=plan.color, port=plan.port, commit=plan.commit)
+    return 0

@@ -1,0 +1,243 @@
+"""The deploy, step by step: preflight, plan, release to the idle color, switch, validate.
+
+Each step is safe to repeat: it reads where things stand and does only what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bluegreen_hooks import elb, logs
+from bluegreen_hooks.colors import Color
+from bluegreen_hooks.config import Config
+from bluegreen_hooks.errors import DeployFailed, InconsistentState, ValidationFailed
+from bluegreen_hooks.plan import Plan, make_plan
+from bluegreen_hooks.release import resolve_commit
+
+if TYPE_CHECKING:
+    from mypy_boto3_elb import ElasticLoadBalancingClient
+
+    from bluegreen_hooks.kube import Cluster
+
+PLAN_PREFIX = "bluegreen-plan-"
+
+
+@dataclass
+class Run:
+    """One deploy (or hook) run: its config, identity and connections."""
+
+    config: Config
+    deployment_id: str
+    bundle_root: Path | None = None
+    commit: str | None = None
+    elb_client: ElasticLoadBalancingClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.elb_client = elb.make_client(self.config)
+
+    @cached_property
+    def cluster(self) -> Cluster:
+        from bluegreen_hooks.kube import Cluster, connect
+
+        return Cluster(connect(), self.config.namespace)
+
+    def router(self) -> elb.Router:
+        return elb.read_router(self.elb_client, self.config)
+
+    def step(self, name: str) -> None:
+        logs.bind(step=name)
+
+
+def plan_path(bundle_root: Path, deployment_id: str) -> Path:
+    """Plans live beside the bundle (the agent keeps it as long as the deployment needs it)."""
+    return bundle_root.parent / f"{PLAN_PREFIX}{deployment_id}.json"
+
+
+def bind_plan(plan: Plan) -> None:
+    logs.bind(
+        application=plan.application,
+        deployment_id=plan.deployment_id,
+        old_color=plan.old_color,
+        new_color=plan.color,
+        commit=plan.commit,
+    )
+
+
+# --- BeforeInstall ------------------------------------------------------------
+
+
+def prepare(run: Run) -> Plan:
+    """Preflight and plan: config, router, cluster, namespace, templates. Touches nothing."""
+    log = logs.get_logger()
+    run.step("preflight")
+    router = run.router()
+    run.cluster.check_namespace()
+    commit = resolve_commit(
+        run.commit, bundle_root=run.bundle_root, application=run.config.application_name
+    )
+    run.step("plan")
+    plan = make_plan(run.config, router.ports, router.active, commit, run.deployment_id)
+    from bluegreen_hooks.kube import validate_manifests
+
+    validate_manifests(plan.services + plan.workloads)
+    bind_plan(plan)
+    log.info("plan ready", port=plan.port, old_port=plan.old_port)
+    return plan
+
+
+def before_install(run: Run) -> Plan:
+    """Prepare, then save the plan beside the bundle for ApplicationStart."""
+    plan = prepare(run)
+    if run.bundle_root is not None:
+        path = plan_path(run.bundle_root, run.deployment_id)
+        path.write_text(plan.to_json(), encoding="utf-8")
+        logs.get_logger().info("plan saved", path=str(path))
+    return plan
+
+
+def load_plan(run: Run) -> Plan | None:
+    if run.bundle_root is None:
+        return None
+    path = plan_path(run.bundle_root, run.deployment_id)
+    if not path.is_file():
+        return None
+    plan = Plan.from_json(path.read_text(encoding="utf-8"))
+    bind_plan(plan)
+    return plan
+
+
+# --- ApplicationStart -----------------------------------------------------------
+
+
+def application_start(run: Run, plan: Plan | None = None) -> Plan:
+    """Carry out the plan (built now if BeforeInstall did not save one)."""
+    plan = plan or load_plan(run) or prepare(run)
+    cluster = run.cluster
+    cluster.acquire_lock(plan.application, plan.deployment_id, _lock_seconds(run.config))
+    try:
+        router = run.router()
+        _check_still_idle(run, plan, router)
+        release(run, plan, router)
+        switch(run, plan, run.router())
+    finally:
+        cluster.release_lock(plan.application, plan.deployment_id)
+    return plan
+
+
+def _lock_seconds(config: Config) -> int:
+    return int(config.ready_timeout) + 300
+
+
+def _check_still_idle(run: Run, plan: Plan, router: elb.Router) -> None:
+    """Refuse to touch a color that went live since the plan was made, unless we made it so."""
+    if router.ports.of(plan.color) != plan.port or router.ports.of(plan.old_color) != plan.old_port:
+        raise InconsistentState(
+            f"the load balancer's color ports changed since the plan of {plan.deployment_id}",
+            hint="start a new deployment",
+        )
+    if router.active == plan.color and router.commits.get(plan.color) != plan.commit:
+        raise InconsistentState(
+            f"the plan of {plan.deployment_id} targets {plan.color}, but {plan.color} is live "
+            f"with {router.commits.get(plan.color)} (another deploy happened since)",
+            hint="start a new deployment; it will target the idle color",
+        )
+
+
+def release(run: Run, plan: Plan, router: elb.Router) -> None:
+    """Steps 3-5: the idle color's Service and workload, then wait until every replica is Ready."""
+    cluster = run.cluster
+    run.step("service")
+    cluster.apply_services(plan.services, plan.application, plan.color)
+    run.step("workload")
+    cluster.replace_workloads(plan.workloads, plan.application, plan.color)
+    elb.record_commit(run.elb_client, router, plan.color, plan.commit)
+    run.step("wait")
+    cluster.wait_ready(
+        plan.workloads, run.config.ready_timeout, color=plan.color, commit=plan.commit
+    )
+
+
+def switch(run: Run, plan: Plan, router: elb.Router) -> None:
+    """Step 6: every public listener, then the health check, to the new color's port."""
+    run.step("switch")
+    moved = elb.switch_listeners(run.elb_client, router.elb_name, router.listeners, plan.port)
+    elb.configure_health_check(run.elb_client, router, run.config.health_check, plan.port)
+    log = logs.get_logger()
+    if moved:
+        log.info("traffic switched", color=plan.color, port=plan.port, listeners=moved)
+    else:
+        log.info("traffic already on the new color", color=plan.color, port=plan.port)
+
+
+# --- ValidateService -----------------------------------------------------------------
+
+
+def validate_service(run: Run, plan: Plan | None = None) -> None:
+    """Listeners and health check on the planned color, and its workload still fully Ready.
+
+    If the new color is live but not Ready and the old one is, traffic goes back to the old one.
+    """
+    plan = plan or load_plan(run)
+    run.step("validate")
+    router = run.router()
+    color = plan.color if plan else router.active
+    port = router.ports.of(color)
+    if router.active != color:
+        raise ValidationFailed(
+            f"traffic is on {router.active}, but the plan put it on {color}",
+            hint="someone switched since; check `bluegreen status`",
+        )
+    application = run.config.application_name
+    readiness = run.cluster.readiness(application, color)
+    if not readiness.complete:
+        _fall_back(run, router, color)
+        raise ValidationFailed(
+            f"{color} is live but only {readiness.ready}/{readiness.desired} replicas are Ready"
+        )
+    target = run.config.health_check.target(port)
+    if router.health_target != target:
+        raise ValidationFailed(
+            f"health check is {router.health_target}, expected {target}",
+            hint="rerun ApplicationStart (`bluegreen hook ApplicationStart`)",
+        )
+    logs.get_logger().info("validated", color=color, port=port, ready=readiness.ready)
+
+
+def _fall_back(run: Run, router: elb.Router, color: Color) -> None:
+    previous = router.idle
+    if not run.cluster.readiness(run.config.application_name, previous).complete:
+        logs.get_logger().error("old color not Ready either; traffic left as is", color=previous)
+        return
+    port = router.ports.of(previous)
+    elb.switch_listeners(run.elb_client, router.elb_name, router.listeners, port)
+    elb.configure_health_check(run.elb_client, router, run.config.health_check, port)
+    logs.get_logger().warning("traffic returned to the old color", color=previous, port=port)
+
+
+# --- rollback --------------------------------------------------------------------------
+
+
+def rollback(run: Run, *, force: bool) -> Color:
+    """Switch to the idle color, refused unless all of its replicas are Ready (or forced)."""
+    router = run.router()
+    target = router.idle
+    logs.bind(application=run.config.application_name, old_color=router.active, new_color=target)
+    run.step("rollback")
+    if not force:
+        readiness = run.cluster.readiness(run.config.application_name, target)
+        if not readiness.complete:
+            raise DeployFailed(
+                f"refusing to roll back to {target}: {readiness.ready}/{readiness.desired} "
+                "replicas Ready",
+                hint="deploy a good release instead, or pass --force to switch anyway",
+            )
+    port = router.ports.of(target)
+    elb.switch_listeners(run.elb_client, router.elb_name, router.listeners, port)
+    elb.configure_health_check(run.elb_client, router, run.config.health_check, port)
+    logs.get_logger().info(
+        "rolled back", color=target, port=port, commit=router.commits.get(target)
+    )
+    return target

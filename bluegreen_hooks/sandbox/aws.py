@@ -1,0 +1,89 @@
+"""Emulated AWS: moto in server mode on loopback, counting the requests it serves."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class MotoServer:
+    """moto's WSGI app on 127.0.0.1 (a free port), in a daemon thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host, self._port = host, port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.requests_by_action: Counter[str] = Counter()
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.requests_by_action.values())
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.requests_by_action.clear()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = self._counting(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="moto-server", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def _counting(self, app: WsgiApp) -> WsgiApp:
+        def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            action = _action(environ)
+            with self._lock:
+                self.requests_by_action[action] += 1
+            return app(environ, start_response)
+
+        return counted
+
+
+def _action(environ: dict[str, Any]) -> str:
+    """The AWS action of a query-protocol request (ELB, IAM), from the query or the form body."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs(str(environ.get("QUERY_STRING", "")))
+    if "Action" in query:
+        return query["Action"][0]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length and str(environ.get("CONTENT_TYPE", "")).startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        body = environ["wsgi.input"].read(length)
+        import io
+
+        environ["wsgi.input"] = io.BytesIO(body)
+        form = parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in form:
+            return form["Action"][0]
+    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"

@@ -1,0 +1,70 @@
+"""A whole sandbox: moto server and the emulated Kubernetes API, and the env pointing at them."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from types import TracebackType
+
+from bluegreen_hooks.sandbox.aws import MotoServer
+from bluegreen_hooks.sandbox.kubeapi import KubeEmulator
+
+REGION = "us-west-2"
+
+
+class Sandbox:
+    """Start both emulators on loopback; `env` is what a client needs to reach them."""
+
+    def __init__(self, folder: Path, *, ready_delay: float = 1.0) -> None:
+        self.folder = folder
+        self.aws = MotoServer()
+        self.kube = KubeEmulator(ready_delay=ready_delay)
+        self.kubeconfig = folder / "kubeconfig"
+
+    def start(self) -> Sandbox:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.aws.start()
+        try:
+            self.kube.start()
+        except BaseException:
+            self.aws.stop()
+            raise
+        self.kube.write_kubeconfig(self.kubeconfig)
+        return self
+
+    def stop(self) -> None:
+        self.kube.stop()
+        self.aws.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.aws.url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "KUBECONFIG": str(self.kubeconfig),
+        }
+
+    def apply_env(self) -> None:
+        """Point this process's clients at the sandbox (and only at it)."""
+        os.environ.update(self.env)
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
+
+    def write_env_file(self, path: Path) -> Path:
+        lines = [f"export {k}={shlex.quote(v)}" for k, v in self.env.items()]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
