@@ -111,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="switch even if the idle color is not fully Ready"
     )
 
+    repair = _command(
+        sub,
+        "repair",
+        "point every listener and the health check at one color (fixes exit 4 states);"
+        " does not check readiness",
+        "  bluegreen repair --color blue",
+        parents=[common],
+    )
+    repair.add_argument("--color", required=True, choices=("blue", "green"))
+
     render = _command(
         sub,
         "render",

@@ -63,13 +63,19 @@ def make_client(config: Config) -> ElasticLoadBalancingClient:
     return boto3.client("elb", region_name=config.region)
 
 
-def read_router(client: ElasticLoadBalancingClient, config: Config) -> Router:
-    """Read tags and listeners; refuse any state that is not a clean blue/green pair."""
+def read_router(
+    client: ElasticLoadBalancingClient, config: Config, *, repairing: Color | None = None
+) -> Router:
+    """Read tags and listeners; refuse any state that is not a clean blue/green pair.
+
+    `repairing` names the color a repair will point every listener at; listeners that
+    disagree or point elsewhere are then accepted, and that color counts as the idle one.
+    """
     description = _describe(client, config)
     tags = _tags(client, config.elb_name)
     ports = _ports(config.elb_name, tags)
     listeners = _public_listeners(description, config)
-    active = _active_color(config.elb_name, ports, listeners)
+    active = other(repairing) if repairing else _active_color(config.elb_name, ports, listeners)
     return Router(
         elb_name=config.elb_name,
         ports=ports,

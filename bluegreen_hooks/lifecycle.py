@@ -89,7 +89,17 @@ def prepare(run: Run) -> Plan:
 
 
 def before_install(run: Run) -> Plan:
-    """Prepare, then save the plan beside the bundle for ApplicationStart."""
+    """Prepare, then save the plan beside the bundle for ApplicationStart.
+
+    A rerun keeps the saved plan: re-planning after the switch would target the other color.
+    """
+    saved = load_plan(run)
+    if saved is not None:
+        run.step("preflight")
+        run.router()
+        run.cluster.check_namespace()
+        logs.get_logger().info("plan already saved; keeping it", color=saved.color)
+        return saved
     plan = prepare(run)
     if run.bundle_root is not None:
         path = plan_path(run.bundle_root, run.deployment_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -34,6 +35,7 @@ class MotoServer:
         return f"http://{host}:{port}"
 
     def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log on our stderr
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -85,5 +87,5 @@ def _action(environ: dict[str, Any]) -> str:
         environ["wsgi.input"] = io.BytesIO(body)
         form = parse_qs(body.decode("utf-8", "replace"))
         if "Action" in form:
-            return form["Action"][0]
+            return str(form["Action"][0])
     return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"

@@ -1,0 +1,119 @@
+"""Every refusal exits with its documented code, says what to fix, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.world import App, kube_api
+
+V1 = "1111111aaaaaaaa"
+
+
+def refused(app: App, code: int, *fragments: str) -> None:
+    before = app.snapshot()
+    result = app.bluegreen("deploy", "--commit", V1)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+    assert app.snapshot() == before
+    assert app.services() == []
+
+
+def test_missing_tag_is_refused(app: App) -> None:
+    app.elb.remove_tags(LoadBalancerNames=[app.elb_name], Tags=[{"Key": "green"}])
+    refused(app, 4, "has no 'green' tag", "add-tags")
+
+
+def test_tag_that_is_not_a_number_is_refused(app: App) -> None:
+    app.set_tags(blue="thirty")
+    refused(app, 4, "tag 'blue' is 'thirty', not a port number")
+
+
+def test_equal_tags_are_refused(app: App) -> None:
+    app.set_tags(green=str(app.blue))
+    refused(app, 4, "are both")
+
+
+def test_listener_pointing_at_neither_color_is_refused(app: App) -> None:
+    app.elb.delete_load_balancer_listeners(LoadBalancerName=app.elb_name, LoadBalancerPorts=[80])
+    app.elb.create_load_balancer_listeners(
+        LoadBalancerName=app.elb_name,
+        Listeners=[
+            {
+                "Protocol": "HTTP",
+                "LoadBalancerPort": 80,
+                "InstanceProtocol": "HTTP",
+                "InstancePort": 8080,
+            }
+        ],
+    )
+    refused(app, 4, "listener 80 forwards to port 8080, which is neither")
+
+
+def test_listeners_that_disagree_are_refused(app: App) -> None:
+    app.elb.delete_load_balancer_listeners(LoadBalancerName=app.elb_name, LoadBalancerPorts=[80])
+    app.elb.create_load_balancer_listeners(
+        LoadBalancerName=app.elb_name,
+        Listeners=[
+            {
+                "Protocol": "HTTP",
+                "LoadBalancerPort": 80,
+                "InstanceProtocol": "HTTP",
+                "InstancePort": app.green,
+            }
+        ],
+    )
+    refused(app, 4, "listeners disagree")
+
+
+def test_unknown_load_balancer_is_a_config_error(app: App) -> None:
+    app.settings(**{"elb-name": "no-such-elb"})
+    refused(app, 2, "'no-such-elb' not found", "elb-name")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"ready-timeout": "soon"}, "key 'ready-timeout': expected a positive number"),
+        ({"elb-nmae": "x"}, "did you mean 'elb-name'"),
+        ({"listeners": [80, 8443]}, "port 8443 is not a listener"),
+        ({"namespace": "Not_A_Name"}, "key 'namespace'"),
+    ],
+)
+def test_bad_config_exits_2_naming_the_key(
+    app: App, settings: dict[str, object], message: str
+) -> None:
+    app.settings(**settings)
+    refused(app, 2, message, str(app.config))
+
+
+def test_unknown_template_variable_names_file_line_and_variable(app: App) -> None:
+    template = next((app.folder / ".kubernetes" / "deploy").glob("*-controller.yaml.tmpl"))
+    template.write_text(template.read_text().replace("${SHORT_COMMIT}", "${SHORT_COMIT}"))
+    refused(app, 2, f"{template}:", "unknown template variable $SHORT_COMIT")
+
+
+def test_missing_namespace_is_refused_before_anything_changes(app: App) -> None:
+    app.settings(namespace="nowhere")
+    refused(app, 2, "namespace 'nowhere' does not exist")
+
+
+def test_a_held_lock_exits_3(app: App) -> None:
+    leases = kube_api("CoordinationV1Api")
+    leases.create_namespaced_lease(
+        "default",
+        {
+            "metadata": {"name": f"{app.name}-bluegreen-lock"},
+            "spec": {
+                "holderIdentity": "d-OTHER",
+                "leaseDurationSeconds": 600,
+                "renewTime": "2999-01-01T00:00:00.000000Z",
+            },
+        },
+    )
+    before = app.listeners()
+    result = app.bluegreen("deploy", "--commit", V1)
+    assert result.returncode == 3, result.stderr
+    assert "deploy d-OTHER holds the lock" in result.stderr
+    assert app.listeners() == before

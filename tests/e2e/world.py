@@ -1,0 +1,161 @@
+"""The world an end-to-end test sees: an application, its ELB, and state read back."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from kubernetes import client, config
+
+from bluegreen_hooks.sandbox.environment import Sandbox
+from bluegreen_hooks.sandbox.scenario import create_load_balancer, upload_certificate
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "triggers-service"
+_names = itertools.count(1)
+_ports = itertools.count(30100, 2)
+
+
+@dataclass
+class App:
+    """One application under test: its ELB, config, templates and clients to read state back."""
+
+    name: str
+    elb_name: str
+    folder: Path
+    blue: int
+    green: int
+    certificate: str
+    sandbox: Sandbox
+
+    @property
+    def config(self) -> Path:
+        return self.folder / ".oopsrc"
+
+    def port(self, color: str) -> int:
+        return self.blue if color == "blue" else self.green
+
+    def settings(self, **changes: Any) -> None:
+        data = json.loads(self.config.read_text())
+        data.update(changes)
+        self.config.write_text(json.dumps(data))
+
+    def bluegreen(self, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the CLI as a user would: a separate process, JSON logs on stderr."""
+        return subprocess.run(
+            [sys.executable, "-m", "bluegreen_hooks", *argv, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            cwd=cwd or self.folder,
+            timeout=120,
+        )
+
+    # --- state read back through the real clients ---------------------------------
+
+    @property
+    def elb(self) -> Any:
+        return boto3.client("elb")
+
+    def listeners(self) -> dict[int, dict[str, Any]]:
+        found = self.elb.describe_load_balancers(LoadBalancerNames=[self.elb_name])
+        return {
+            d["Listener"]["LoadBalancerPort"]: d["Listener"]
+            for d in found["LoadBalancerDescriptions"][0]["ListenerDescriptions"]
+        }
+
+    def health_target(self) -> str | None:
+        found = self.elb.describe_load_balancers(LoadBalancerNames=[self.elb_name])
+        target: str | None = (
+            found["LoadBalancerDescriptions"][0].get("HealthCheck", {}).get("Target")
+        )
+        return target
+
+    def instance_ports(self) -> set[int]:
+        return {listener["InstancePort"] for listener in self.listeners().values()}
+
+    def set_tags(self, **tags: str) -> None:
+        self.elb.add_tags(
+            LoadBalancerNames=[self.elb_name],
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+
+    @property
+    def core(self) -> Any:
+        return kube_api("CoreV1Api")
+
+    @property
+    def apps(self) -> Any:
+        return kube_api("AppsV1Api")
+
+    def pods(self, color: str) -> list[Any]:
+        selector = f"bluegreen.io/application={self.name},bluegreen.io/color={color}"
+        return list(self.core.list_namespaced_pod("default", label_selector=selector).items)
+
+    def services(self) -> list[Any]:
+        selector = f"bluegreen.io/application={self.name}"
+        return list(self.core.list_namespaced_service("default", label_selector=selector).items)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a deploy could change, to compare before and after."""
+        selector = f"bluegreen.io/application={self.name}"
+        return {
+            "listeners": self.listeners(),
+            "health": self.health_target(),
+            "services": sorted(
+                (s.metadata.name, s.metadata.resource_version) for s in self.services()
+            ),
+            "deployments": sorted(
+                (d.metadata.name, d.metadata.resource_version)
+                for d in self.apps.list_namespaced_deployment(
+                    "default", label_selector=selector
+                ).items
+            ),
+            "pods": sorted(
+                p.metadata.name
+                for p in self.core.list_namespaced_pod("default", label_selector=selector).items
+            ),
+        }
+
+    def status(self) -> dict[str, Any]:
+        result = self.bluegreen("status", "--output", "json")
+        assert result.returncode == 0, result.stderr
+        report: dict[str, Any] = json.loads(result.stdout)
+        return report
+
+
+def kube_api(name: str) -> Any:
+    """One of the official client's API classes, configured from KUBECONFIG."""
+    loader: Any = config
+    return getattr(client, name)(loader.new_client_from_config())
+
+
+def make_app(sandbox: Sandbox, tmp_path: Path) -> App:
+    """A copy of the example app under a fresh name, with its own tagged ELB."""
+    number = next(_names)
+    name = f"app{os.getpid()}-{number}"
+    folder = tmp_path / name
+    shutil.copytree(EXAMPLE, folder)
+    templates = folder / ".kubernetes" / "deploy"
+    for template in templates.iterdir():
+        template.rename(templates / template.name.replace("triggers-service", name))
+    blue = next(_ports)
+    app = App(
+        name=name,
+        elb_name=f"elb-{name}",
+        folder=folder,
+        blue=blue,
+        green=blue + 1,
+        certificate=upload_certificate(f"cert-{name}"),
+        sandbox=sandbox,
+    )
+    create_load_balancer(app.elb_name, blue=app.blue, green=app.green, certificate=app.certificate)
+    app.settings(**{"elb-name": app.elb_name, "application-name": name, "ready-timeout": 20})
+    return app
