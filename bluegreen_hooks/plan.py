@@ -53,7 +53,7 @@ class Plan:
 
 def check_commit(commit: str) -> str:
     """A commit must be usable as a Kubernetes label value."""
-    if not _COMMIT.match(commit):
+    if not _COMMIT.fullmatch(commit):
         raise UsageError(
             f"commit {commit!r} is not usable (letters, digits, '.', '_', '-', at most 63)",
             hint="pass the git SHA of the release, e.g. --commit $(git rev-parse HEAD)",
@@ -136,7 +136,7 @@ def _expect_kinds(path: Path, manifests: list[Manifest], kinds: set[str]) -> Non
 def _expect_node_port(path: Path, services: list[Manifest], port: int, color: Color) -> None:
     """The load balancer sends the color's traffic to its tag port; some Service must expose it."""
     for service in services:
-        for entry in service.get("spec", {}).get("ports", []) or []:
+        for entry in (service.get("spec") or {}).get("ports") or []:
             if isinstance(entry, dict) and entry.get("nodePort") == port:
                 return
     raise TemplateError(

@@ -46,10 +46,13 @@ def commit_from_key(key: str, application: str) -> str:
     """`triggers-service/triggers-service-0a1b2c3.zip` -> `0a1b2c3`."""
     stem = _ARCHIVE.sub("", key.rsplit("/", 1)[-1])
     prefix = f"{application}-"
-    if stem.startswith(prefix) and len(stem) > len(prefix):
-        return stem[len(prefix) :]
-    if "-" in stem.strip("-"):
-        return stem.rsplit("-", 1)[-1]
+    if stem == application or stem.startswith(prefix):
+        commit = stem[len(prefix) :]
+    else:
+        head, _, tail = stem.rpartition("-")
+        commit = tail if head else ""
+    if commit:
+        return commit
     raise UsageError(
         f"cannot read a commit from BUNDLE_KEY {key!r}",
         hint=f"name bundles <app>/{application}-<commit>.zip or pass --commit",

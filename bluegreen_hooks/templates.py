@@ -92,7 +92,7 @@ def check_manifest(document: object, source: Path) -> None:
     if not isinstance(document, dict):
         raise TemplateError(f"{source}: each document must be a mapping, got {document!r:.60}")
     kind, api_version = document.get("kind"), document.get("apiVersion")
-    if kind not in SUPPORTED_KINDS:
+    if not isinstance(kind, str) or kind not in SUPPORTED_KINDS:
         raise TemplateError(
             f"{source}: unsupported kind {kind!r}",
             hint="templates may hold Service, ReplicationController and apps/v1 Deployment",
@@ -123,7 +123,7 @@ def stamp(
 ) -> Manifest:
     """Label the object (and a workload's pods) with application, color and commit; hash it."""
     stamped: Manifest = json.loads(json.dumps(manifest))
-    metadata = stamped.setdefault("metadata", {})
+    metadata = stamped["metadata"] = stamped.get("metadata") or {}
     wanted_namespace = metadata.get("namespace", namespace)
     if wanted_namespace != namespace:
         raise TemplateError(
@@ -133,12 +133,13 @@ def stamp(
         )
     metadata["namespace"] = namespace
     labels = {LABEL_APPLICATION: application, LABEL_COLOR: color, LABEL_COMMIT: commit}
-    metadata.setdefault("labels", {}).update(labels)
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
     if stamped["kind"] in WORKLOAD_KINDS:
-        pod_metadata = stamped["spec"]["template"].setdefault("metadata", {})
-        pod_metadata.setdefault("labels", {}).update(labels)
+        template = stamped["spec"]["template"]
+        pod_metadata = template["metadata"] = template.get("metadata") or {}
+        pod_metadata["labels"] = {**(pod_metadata.get("labels") or {}), **labels}
     digest = hashlib.sha256(json.dumps(stamped, sort_keys=True).encode()).hexdigest()[:16]
-    metadata.setdefault("annotations", {})[ANNOTATION_HASH] = digest
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), ANNOTATION_HASH: digest}
     return stamped
 
 
