@@ -1,20 +1,23 @@
-"""Thin kubernetes-client wrapper: services, workloads, readiness via watch, and the deploy lock."""
+"""Thin Kubernetes wrapper: services, workloads, readiness by watch, and the deploy lock."""
 
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import config
+from kubernetes.client.api_client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.errors import DeployFailed, LockHeld, TemplateError, UsageError
+from bluegreen_hooks.kube_rest import Object, Rest
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.templates import (
     ANNOTATION_HASH,
@@ -24,8 +27,14 @@ from bluegreen_hooks.templates import (
     Manifest,
 )
 
-_MODELS = {"Service": "V1Service", "ReplicationController": "V1ReplicationController"}
-_MODELS["Deployment"] = "V1Deployment"
+_COLLECTIONS = {
+    "Service": "/api/v1/namespaces/{ns}/services",
+    "ReplicationController": "/api/v1/namespaces/{ns}/replicationcontrollers",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "Pod": "/api/v1/namespaces/{ns}/pods",
+    "Lease": "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+}
+_WORKLOAD_KINDS = ("ReplicationController", "Deployment")
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,13 @@ class Readiness:
         return self.settled and self.desired > 0 and self.ready >= self.desired
 
 
-def connect() -> client.ApiClient:
+def connect() -> ApiClient:
     """An API client from KUBECONFIG (or ~/.kube/config), else the in-cluster service account."""
     loader: Any = config
+    # The client reads KUBECONFIG when first imported; read it again, as kubectl would.
+    kubeconfig = os.environ.get("KUBECONFIG") or None
     try:
-        api_client: client.ApiClient = loader.new_client_from_config()
+        api_client: ApiClient = loader.new_client_from_config(config_file=kubeconfig)
         return api_client
     except (ConfigException, OSError) as kubeconfig_error:
         try:
@@ -55,7 +66,7 @@ def connect() -> client.ApiClient:
                 f"cannot load Kubernetes credentials: {kubeconfig_error}",
                 hint="set KUBECONFIG to a kubeconfig for the cluster (or run inside it)",
             ) from kubeconfig_error
-        return client.ApiClient()
+        return ApiClient()
 
 
 def describe_api_error(exc: ApiException) -> str:
@@ -64,9 +75,11 @@ def describe_api_error(exc: ApiException) -> str:
 
     try:
         status = json.loads(exc.body or "{}")
-        return f"{status.get('reason', exc.reason)}: {status.get('message', '')}".strip()
     except ValueError:
+        status = {}
+    if not isinstance(status, dict) or "message" not in status:
         return f"HTTP {exc.status} {exc.reason}"
+    return f"{status.get('reason', exc.reason)}: {status['message']}"
 
 
 def validate_manifests(manifests: tuple[Manifest, ...]) -> None:
@@ -74,9 +87,8 @@ def validate_manifests(manifests: tuple[Manifest, ...]) -> None:
     from pydantic import ValidationError
 
     for manifest in manifests:
-        model = getattr(client, _MODELS[manifest["kind"]])
         try:
-            model.model_validate(manifest)
+            _model(manifest["kind"]).model_validate(manifest)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -85,20 +97,37 @@ def validate_manifests(manifests: tuple[Manifest, ...]) -> None:
             ) from exc
 
 
-class Cluster:
-    """One namespace of one cluster, seen through the official client."""
+def _model(kind: str) -> Any:
+    if kind == "Service":
+        from kubernetes.client.models.v1_service import V1Service
 
-    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
+        return V1Service
+    if kind == "ReplicationController":
+        from kubernetes.client.models.v1_replication_controller import V1ReplicationController
+
+        return V1ReplicationController
+    from kubernetes.client.models.v1_deployment import V1Deployment
+
+    return V1Deployment
+
+
+class Cluster:
+    """One namespace of one cluster."""
+
+    def __init__(self, api_client: ApiClient, namespace: str) -> None:
         self.namespace = namespace
-        # The generated models make every field Optional; we read them as plain data.
-        self.core: Any = client.CoreV1Api(api_client)
-        self.apps: Any = client.AppsV1Api(api_client)
-        self.coordination: Any = client.CoordinationV1Api(api_client)
+        self.rest = Rest(api_client)
+
+    def _collection(self, kind: str) -> str:
+        return _COLLECTIONS[kind].format(ns=self.namespace)
+
+    def _path(self, kind: str, name: str) -> str:
+        return f"{self._collection(kind)}/{name}"
 
     def check_namespace(self) -> None:
         """Preflight: the API answers and the namespace exists."""
         try:
-            self.core.read_namespace(self.namespace, _request_timeout=10)
+            self.rest.request("GET", f"/api/v1/namespaces/{self.namespace}", timeout=10)
         except ApiException as exc:
             if exc.status == 404:
                 raise UsageError(
@@ -112,6 +141,10 @@ class Cluster:
                 hint="check KUBECONFIG and that the API server answers",
             ) from exc
 
+    def _list(self, kind: str, **query: str) -> list[Object]:
+        items: list[Object] = self.rest.get(self._collection(kind), **query).get("items") or []
+        return items
+
     # --- services -------------------------------------------------------------
 
     def apply_services(
@@ -119,42 +152,22 @@ class Cluster:
     ) -> bool:
         """Recreate the color's Services unless they already match; drop stale ones."""
         wanted = {s["metadata"]["name"]: s for s in services}
-        existing = self.core.list_namespaced_service(
-            self.namespace, label_selector=_selector(application, color)
-        ).items
+        existing = {
+            s["metadata"]["name"]: _hash(s)
+            for s in self._list("Service", labelSelector=_selector(application, color))
+        }
         changed = False
-        for service in existing:
-            name = service.metadata.name
-            if name not in wanted or _hash(service) != _wanted_hash(wanted[name]):
-                self._delete_service(name)
+        for name, current_hash in existing.items():
+            if name not in wanted or current_hash != _hash(wanted[name]):
+                self._delete("Service", name)
                 changed = True
-        current = {s.metadata.name for s in existing if s.metadata.name in wanted}
         for name, manifest in wanted.items():
-            if name in current and not changed:
+            if existing.get(name) == _hash(manifest):
                 continue
-            if name in current and _hash(self._read_service(name)) == _wanted_hash(manifest):
-                continue
-            self._create(self.core.create_namespaced_service, manifest)
+            self._create(manifest)
             get_logger().info("service created", service=name)
             changed = True
         return changed
-
-    def _read_service(self, name: str) -> Any:
-        try:
-            return self.core.read_namespaced_service(name, self.namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def _delete_service(self, name: str) -> None:
-        try:
-            self.core.delete_namespaced_service(name, self.namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-        self._wait_gone(self.core.list_namespaced_service, name)
-        get_logger().info("service deleted", service=name)
 
     # --- workloads ------------------------------------------------------------
 
@@ -163,111 +176,98 @@ class Cluster:
     ) -> bool:
         """Remove the color's old workloads and pods, then create the new ones (unless current)."""
         existing = self._workloads(application, color)
-        current = {(w["kind"], w["name"]): w["hash"] for w in existing}
-        wanted = {(m["kind"], m["metadata"]["name"]): _wanted_hash(m) for m in workloads}
+        current = {(w["kind"], w["metadata"]["name"]): _hash(w) for w in existing}
+        wanted = {(m["kind"], m["metadata"]["name"]): _hash(m) for m in workloads}
         if current == wanted:
             return False
         for workload in existing:
-            self._delete_workload(workload["kind"], workload["name"])
+            self._delete(workload["kind"], workload["metadata"]["name"])
         self._delete_pods(application, color)
         for manifest in workloads:
-            create = (
-                self.core.create_namespaced_replication_controller
-                if manifest["kind"] == "ReplicationController"
-                else self.apps.create_namespaced_deployment
-            )
-            self._create(create, manifest)
+            self._create(manifest)
             get_logger().info(
                 "workload created", kind=manifest["kind"], workload=manifest["metadata"]["name"]
             )
         return True
 
-    def _workloads(self, application: str, color: Color) -> list[dict[str, Any]]:
+    def _workloads(self, application: str, color: Color) -> list[Object]:
         selector = _selector(application, color)
-        found = [
-            ("ReplicationController", rc)
-            for rc in self.core.list_namespaced_replication_controller(
-                self.namespace, label_selector=selector
-            ).items
-        ] + [
-            ("Deployment", d)
-            for d in self.apps.list_namespaced_deployment(
-                self.namespace, label_selector=selector
-            ).items
-        ]
-        return [
-            {"kind": kind, "name": obj.metadata.name, "hash": _hash(obj), "object": obj}
-            for kind, obj in found
-        ]
+        found: list[Object] = []
+        for kind in _WORKLOAD_KINDS:
+            for item in self._list(kind, labelSelector=selector):
+                item["kind"] = kind
+                found.append(item)
+        return found
 
-    def _delete_workload(self, kind: str, name: str) -> None:
-        delete, lister = (
-            (
-                self.core.delete_namespaced_replication_controller,
-                self.core.list_namespaced_replication_controller,
-            )
-            if kind == "ReplicationController"
-            else (self.apps.delete_namespaced_deployment, self.apps.list_namespaced_deployment)
-        )
-        try:
-            delete(name, self.namespace, propagation_policy="Foreground")
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-        self._wait_gone(lister, name)
-        get_logger().info("workload deleted", kind=kind, workload=name)
+    def _delete(self, kind: str, name: str) -> None:
+        self.rest.delete(self._path(kind, name), propagationPolicy="Foreground")
+        self._wait_until_empty(kind, fieldSelector=f"metadata.name={name}")
+        get_logger().info("deleted", kind=kind, name=name)
 
     def _delete_pods(self, application: str, color: Color) -> None:
         selector = _selector(application, color)
-        self.core.delete_collection_namespaced_pod(self.namespace, label_selector=selector)
-        deadline = time.monotonic() + 120
-        while self.core.list_namespaced_pod(self.namespace, label_selector=selector).items:
-            if time.monotonic() > deadline:
-                raise DeployFailed(f"old {color} pods did not go away within 120 s")
-            self._wait_for_change(self.core.list_namespaced_pod, label_selector=selector)
+        self.rest.delete(self._collection("Pod"), labelSelector=selector)
+        self._wait_until_empty("Pod", labelSelector=selector)
 
-    def _create(self, create: Callable[..., Any], manifest: Manifest) -> None:
+    def _create(self, manifest: Manifest) -> None:
         try:
-            create(self.namespace, manifest)
+            self.rest.create(self._collection(manifest["kind"]), manifest)
         except ApiException as exc:
             raise DeployFailed(
                 f"Kubernetes refused {manifest['kind']} {manifest['metadata']['name']}: "
                 f"{describe_api_error(exc)}"
             ) from exc
 
-    def _wait_gone(self, lister: Callable[..., Any], name: str, timeout: float = 120) -> None:
-        field = f"metadata.name={name}"
+    def _wait_until_empty(self, kind: str, *, timeout: float = 120, **selector: str) -> None:
+        """Watch until nothing matches (deletion can take a while on a real cluster)."""
         deadline = time.monotonic() + timeout
-        while lister(self.namespace, field_selector=field).items:
-            if time.monotonic() > deadline:
-                raise DeployFailed(f"{name} was not deleted within {timeout:.0f} s")
-            self._wait_for_change(lister, field_selector=field)
+        for items in self._watch_items(kind, deadline, **selector):
+            if not items:
+                return
+        raise DeployFailed(f"{kind} {selector} still present after {timeout:.0f} s")
 
-    def _wait_for_change(self, lister: Callable[..., Any], **selector: str) -> None:
-        """Block until the next event on the selected objects (or a few seconds pass)."""
-        listing = lister(self.namespace, **selector)
-        for _event in _stream(
-            lister,
-            self.namespace,
-            resource_version=listing.metadata.resource_version,
-            timeout_seconds=5,
-            deserialize=False,
-            **selector,
-        ):
-            return
+    def _watch_items(self, kind: str, deadline: float, **selector: str) -> Iterator[list[Object]]:
+        """The matching objects now, then again after each change, until the deadline."""
+        collection = self._collection(kind)
+        while True:
+            listing = self.rest.get(collection, **selector)
+            items = {i["metadata"]["name"]: i for i in listing.get("items") or []}
+            yield list(items.values())
+            version = listing["metadata"]["resourceVersion"]
+            try:
+                while (remaining := deadline - time.monotonic()) > 0:
+                    for event in self.rest.watch(
+                        collection,
+                        timeout_seconds=max(1, math.ceil(remaining)),
+                        resourceVersion=version,
+                        **selector,
+                    ):
+                        obj = event["object"]
+                        version = obj["metadata"].get("resourceVersion", version)
+                        if event["type"] == "DELETED":
+                            items.pop(obj["metadata"]["name"], None)
+                        else:
+                            items[obj["metadata"]["name"]] = obj
+                        yield list(items.values())
+                        if time.monotonic() >= deadline:
+                            return
+                return
+            except ApiException as exc:
+                if exc.status != 410:
+                    raise
+                # the watch history expired: list again
 
     # --- readiness ------------------------------------------------------------
 
     def readiness(self, application: str, color: Color) -> Readiness:
         """Ready replicas of the color's workloads (all of them must be settled)."""
-        ready = desired = 0
-        settled = True
         workloads = self._workloads(application, color)
-        for workload in workloads:
-            one = _workload_readiness(workload["object"].to_dict(serialize=True))
-            ready, desired = ready + one.ready, desired + one.desired
-            settled = settled and one.settled
-        return Readiness(ready=ready, desired=desired, settled=settled and bool(workloads))
+        states = [_workload_readiness(w) for w in workloads]
+        return Readiness(
+            ready=sum(s.ready for s in states),
+            desired=sum(s.desired for s in states),
+            settled=bool(states) and all(s.settled for s in states),
+        )
 
     def wait_ready(
         self, workloads: tuple[Manifest, ...], timeout: float, *, color: Color, commit: str
@@ -280,16 +280,12 @@ class Cluster:
 
     def _wait_workload_ready(self, manifest: Manifest, deadline: float, timeout: float) -> None:
         name = manifest["metadata"]["name"]
-        lister = (
-            self.core.list_namespaced_replication_controller
-            if manifest["kind"] == "ReplicationController"
-            else self.apps.list_namespaced_deployment
-        )
         log = get_logger()
-        last: Readiness | None = None
-        for state in self._watch_object(lister, name, deadline):
-            now = _workload_readiness(state) if state else Readiness(0, 0, False)
-            if now != last:
+        last = Readiness(0, manifest["spec"].get("replicas", 1), False)
+        selector = {"fieldSelector": f"metadata.name={name}"}
+        for items in self._watch_items(manifest["kind"], deadline, **selector):
+            now = _workload_readiness({**items[0], "kind": manifest["kind"]}) if items else last
+            if now != last or not items:
                 log.info(
                     "waiting for pods", workload=name, progress=f"{now.ready}/{now.desired} ready"
                 )
@@ -297,52 +293,17 @@ class Cluster:
             if now.complete:
                 return
         raise DeployFailed(
-            f"{manifest['kind']} {name}: {last.ready if last else 0}/"
-            f"{last.desired if last else '?'} replicas Ready after {timeout:.0f} s"
-            f"{self._pod_trouble(manifest)}",
+            f"{manifest['kind']} {name}: {last.ready}/{last.desired} replicas Ready "
+            f"after {timeout:g} s{self._pod_trouble(manifest)}",
             hint="traffic was not touched; fix the release (see pod events) and deploy again",
         )
-
-    def _watch_object(
-        self, lister: Callable[..., Any], name: str, deadline: float
-    ) -> Iterator[dict[str, Any] | None]:
-        """The object's state now, then after each change, until the deadline."""
-        field = f"metadata.name={name}"
-        while True:
-            listing = lister(self.namespace, field_selector=field, _preload_content=False)
-            body = _json(listing)
-            items = body.get("items") or []
-            yield items[0] if items else None
-            version = body["metadata"]["resourceVersion"]
-            while (remaining := deadline - time.monotonic()) > 0:
-                try:
-                    for event in _stream(
-                        lister,
-                        self.namespace,
-                        field_selector=field,
-                        resource_version=version,
-                        timeout_seconds=max(1, math.ceil(remaining)),
-                        deserialize=False,
-                    ):
-                        obj = event["object"]
-                        version = obj.get("metadata", {}).get("resourceVersion", version)
-                        yield None if event["type"] == "DELETED" else obj
-                        if time.monotonic() >= deadline:
-                            return
-                except ApiException as exc:
-                    if exc.status == 410:
-                        break  # history expired: list again
-                    raise
-            else:
-                return
 
     def _pod_trouble(self, manifest: Manifest) -> str:
         labels = manifest["spec"]["template"]["metadata"]["labels"]
         selector = ",".join(
             f"{k}={labels[k]}" for k in (LABEL_APPLICATION, LABEL_COLOR, LABEL_COMMIT)
         )
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
-        troubles = [_pod_reason(p.to_dict(serialize=True)) for p in pods]
+        troubles = [_pod_reason(p) for p in self._list("Pod", labelSelector=selector)]
         troubles = [t for t in troubles if t]
         return ("; " + "; ".join(troubles[:3])) if troubles else ""
 
@@ -350,91 +311,73 @@ class Cluster:
 
     def acquire_lock(self, application: str, holder: str, seconds: int) -> None:
         """Take the application's Lease, or raise LockHeld if another live deploy has it."""
-        name = f"{application}-bluegreen-lock"
+        name = _lock_name(application)
         now = datetime.now(UTC)
-        spec = {
-            "holderIdentity": holder,
-            "leaseDurationSeconds": seconds,
-            "acquireTime": _micro_time(now),
-            "renewTime": _micro_time(now),
-        }
-        body: dict[str, Any] = {
+        body: Object = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
             "metadata": {"name": name, "namespace": self.namespace},
-            "spec": spec,
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": seconds,
+                "acquireTime": _micro_time(now),
+                "renewTime": _micro_time(now),
+            },
         }
         try:
-            self.coordination.create_namespaced_lease(self.namespace, body)
+            self.rest.create(self._collection("Lease"), body)
             return
         except ApiException as exc:
             if exc.status != 409:
                 raise
-        lease = self.coordination.read_namespaced_lease(name, self.namespace)
-        current = lease.spec.holder_identity
-        renewed = lease.spec.renew_time or lease.spec.acquire_time
-        duration = lease.spec.lease_duration_seconds or 0
-        if (
-            current not in (None, "", holder)
-            and renewed
-            and renewed + timedelta(seconds=duration) > now
-        ):
+        lease = self.rest.get(self._path("Lease", name))
+        spec = lease.get("spec") or {}
+        current = spec.get("holderIdentity")
+        expires = _lease_expiry(spec)
+        if current not in (None, "", holder) and expires is not None and expires > now:
             raise LockHeld(
                 f"deploy {current} holds the lock {self.namespace}/{name} "
-                f"until {(renewed + timedelta(seconds=duration)).isoformat(timespec='seconds')}",
+                f"until {expires.isoformat(timespec='seconds')}",
                 hint="wait for it to finish; if it died, delete the lease: "
                 f"kubectl -n {self.namespace} delete lease {name}",
             )
-        body["metadata"]["resourceVersion"] = lease.metadata.resource_version
+        body["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
         try:
-            self.coordination.replace_namespaced_lease(name, self.namespace, body)
+            self.rest.replace(self._path("Lease", name), body)
         except ApiException as exc:
             if exc.status == 409:
                 raise LockHeld(f"another deploy took the lock {name} just now") from exc
             raise
 
     def release_lock(self, application: str, holder: str) -> None:
-        name = f"{application}-bluegreen-lock"
-        try:
-            lease = self.coordination.read_namespaced_lease(name, self.namespace)
-            if lease.spec.holder_identity == holder:
-                self.coordination.delete_namespaced_lease(name, self.namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        path = self._path("Lease", _lock_name(application))
+        lease = self.rest.find(path)
+        if lease and (lease.get("spec") or {}).get("holderIdentity") == holder:
+            self.rest.delete(path)
 
 
-def _stream(lister: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    """Watch events as plain dicts (the client's Watch is untyped)."""
-    watching: Any = watch
-    yield from watching.Watch().stream(lister, *args, **kwargs)
+def _lock_name(application: str) -> str:
+    return f"{application}-bluegreen-lock"
+
+
+def _lease_expiry(spec: Object) -> datetime | None:
+    renewed = spec.get("renewTime") or spec.get("acquireTime")
+    if not renewed:
+        return None
+    moment = datetime.fromisoformat(renewed.replace("Z", "+00:00"))
+    return moment + timedelta(seconds=spec.get("leaseDurationSeconds") or 0)
 
 
 def _selector(application: str, color: Color) -> str:
     return f"{LABEL_APPLICATION}={application},{LABEL_COLOR}={color}"
 
 
-def _hash(obj: Any) -> str | None:
-    if obj is None:
-        return None
-    annotations = obj.metadata.annotations or {}
-    value = annotations.get(ANNOTATION_HASH)
+def _hash(obj: Object) -> str | None:
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
     return str(value) if value is not None else None
 
 
-def _wanted_hash(manifest: Manifest) -> str:
-    return str(manifest["metadata"]["annotations"][ANNOTATION_HASH])
-
-
-def _json(response: Any) -> dict[str, Any]:
-    import json
-
-    try:
-        data: dict[str, Any] = json.loads(response.data)
-        return data
-    finally:
-        response.release_conn()
-
-
-def _workload_readiness(obj: dict[str, Any]) -> Readiness:
+def _workload_readiness(obj: Object) -> Readiness:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     metadata = obj.get("metadata") or {}
     desired = spec.get("replicas", 1)
@@ -443,12 +386,12 @@ def _workload_readiness(obj: dict[str, Any]) -> Readiness:
         and status.get("replicas", 0) == desired
         and not metadata.get("deletionTimestamp")
     )
-    if obj.get("kind") == "Deployment" or "strategy" in spec:
+    if obj.get("kind") == "Deployment":
         settled = settled and status.get("updatedReplicas", 0) == desired
-    return Readiness(ready=status.get("readyReplicas", 0) or 0, desired=desired, settled=settled)
+    return Readiness(ready=status.get("readyReplicas") or 0, desired=desired, settled=settled)
 
 
-def _pod_reason(pod: dict[str, Any]) -> str:
+def _pod_reason(pod: Object) -> str:
     status = pod.get("status") or {}
     if any(
         c.get("type") == "Ready" and c.get("status") == "True"

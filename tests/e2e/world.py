@@ -134,7 +134,8 @@ class App:
 def kube_api(name: str) -> Any:
     """One of the official client's API classes, configured from KUBECONFIG."""
     loader: Any = config
-    return getattr(client, name)(loader.new_client_from_config())
+    api_client = loader.new_client_from_config(config_file=os.environ["KUBECONFIG"])
+    return getattr(client, name)(api_client)
 
 
 def make_app(sandbox: Sandbox, tmp_path: Path) -> App:

@@ -1,0 +1,1 @@
+"""Tests of the sandbox emulators, through the official clients only."""
