@@ -42,7 +42,7 @@ def status(config: Path, log_format: str) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(captured.getvalue())
     active, idle = report["active"], report["idle"]
     print(f"    live: {active['color']} on port {active['port']}, commit {active['commit']}")
-    print(f"    idle: {idle['color']} on port {idle['port']}, commit {idle['commit']}", flush=True)
+    print(f"    idle: {idle['color']} on port {idle['port']}, commit {idle['commit'] or 'none'}")
     return report
 
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from bluegreen_hooks.sandbox.environment import Sandbox
     from bluegreen_hooks.sandbox.scenario import create_load_balancer, upload_certificate
 
-    log_format = args.log_format
+    log_format = "console" if args.log_format == "auto" else args.log_format
     with tempfile.TemporaryDirectory(prefix="bluegreen-demo-") as folder:
         app = Path(folder) / "triggers-service"
         shutil.copytree(EXAMPLE, app)

@@ -56,6 +56,7 @@ class Sandbox:
             "AWS_ACCESS_KEY_ID": "sandbox",
             "AWS_SECRET_ACCESS_KEY": "sandbox",
             "KUBECONFIG": str(self.kubeconfig),
+            "NO_PROXY": "127.0.0.1,localhost",
         }
 
     def apply_env(self) -> None:

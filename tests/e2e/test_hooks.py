@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -149,7 +150,8 @@ def test_application_start_after_a_timeout_carries_on_when_rerun(app: App) -> No
         assert first.returncode == 1, first.stderr
         assert app.instance_ports() == {app.blue}
         pods = {p.metadata.name for p in app.pods("green")}
-        app.settings(**{"ready-timeout": 20})
+        config = bundle / ".oopsrc"
+        config.write_text(json.dumps({**json.loads(config.read_text()), "ready-timeout": 20}))
 
         second = run_hook(app, bundle, "d-RESUME", "ApplicationStart")
 
