@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,6 +21,7 @@ class MotoServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.requests_by_action: Counter[str] = Counter()
+        self.request_log: list[tuple[float, str]] = []  # (time.time() on arrival, action)
 
     @property
     def request_count(self) -> int:
@@ -28,6 +30,7 @@ class MotoServer:
     def reset_counters(self) -> None:
         with self._lock:
             self.requests_by_action.clear()
+            self.request_log.clear()
 
     @property
     def url(self) -> str:
@@ -62,9 +65,11 @@ class MotoServer:
 
     def _counting(self, app: WsgiApp) -> WsgiApp:
         def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            arrived = time.time()
             action = _action(environ)
             with self._lock:
                 self.requests_by_action[action] += 1
+                self.request_log.append((arrived, action))
             return app(environ, start_response)
 
         return counted
