@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = _command(
         sub,
         "rollback",
-        "switch traffic back to the idle color (refused unless all its replicas are Ready)",
+        "switch traffic back to the idle color (refused unless all its replicas are Ready"
+        " and no deploy is running)",
         "  bluegreen rollback\n  bluegreen rollback --force   # switch even if not Ready",
         parents=[common],
     )
@@ -120,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     repair.add_argument("--color", required=True, choices=("blue", "green"))
+
+    readiness = _command(
+        sub,
+        "readiness",
+        "show how many replicas of each color are Ready, and who holds the deploy lock",
+        "  bluegreen readiness\n  bluegreen readiness --output json",
+        parents=[common],
+    )
+    readiness.add_argument("--output", choices=("text", "json"), default="text")
 
     render = _command(
         sub,

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bluegreen_hooks.errors import ConfigError
 
 CONFIG_NAME = ".oopsrc"
@@ -102,7 +100,22 @@ def load_config(path: Path) -> Config:
 
 def _parse_document(path: Path, text: str) -> Mapping[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = json.loads(text)  # the seed's format, and much cheaper to load than PyYAML
+    except json.JSONDecodeError:
+        data = _parse_yaml(path, text)
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{path}: expected a mapping of keys to values, found {type(data).__name__}",
+            hint='write a JSON object such as {"elb-name": "...", "application-name": "..."}',
+        )
+    return data
+
+
+def _parse_yaml(path: Path, text: str) -> object:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         data = _seed_style_members(text)
         if data is None:
@@ -110,12 +123,7 @@ def _parse_document(path: Path, text: str) -> Mapping[str, Any]:
                 f"{path}: not valid JSON or YAML: {exc}",
                 hint='write a JSON object such as {"elb-name": "...", "application-name": "..."}',
             ) from exc
-    if not isinstance(data, Mapping):
-        raise ConfigError(
-            f"{path}: expected a mapping of keys to values, found {type(data).__name__}",
-            hint='write a JSON object such as {"elb-name": "...", "application-name": "..."}',
-        )
-    return data
+        return data
 
 
 def _seed_style_members(text: str) -> Mapping[str, Any] | None:

@@ -349,6 +349,16 @@ class Cluster:
                 raise LockHeld(f"another deploy took the lock {name} just now") from exc
             raise
 
+    def lock_holder(self, application: str) -> tuple[str, datetime] | None:
+        """Who holds the application's lock, and until when (None if free or expired)."""
+        lease = self.rest.find(self._path("Lease", _lock_name(application)))
+        spec = (lease or {}).get("spec") or {}
+        expires = _lease_expiry(spec)
+        holder = spec.get("holderIdentity")
+        if not holder or expires is None or expires <= datetime.now(UTC):
+            return None
+        return str(holder), expires
+
     def release_lock(self, application: str, holder: str) -> None:
         path = self._path("Lease", _lock_name(application))
         lease = self.rest.find(path)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bluegreen_hooks import elb, logs
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.config import Config
-from bluegreen_hooks.errors import DeployFailed, InconsistentState, ValidationFailed
+from bluegreen_hooks.errors import DeployFailed, InconsistentState, LockHeld, ValidationFailed
 from bluegreen_hooks.plan import Plan, make_plan
 from bluegreen_hooks.release import resolve_commit
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_elb import ElasticLoadBalancingClient
 
     from bluegreen_hooks.kube import Cluster
+    from bluegreen_hooks.readiness_probe import ClusterReadiness, ReadinessProbe
 
 PLAN_PREFIX = "bluegreen-plan-"
 
@@ -230,20 +231,14 @@ def _fall_back(run: Run, router: elb.Router, color: Color) -> None:
 # --- rollback --------------------------------------------------------------------------
 
 
-def rollback(run: Run, *, force: bool) -> Color:
-    """Switch to the idle color, refused unless all of its replicas are Ready (or forced)."""
+def rollback(run: Run, *, probe: ReadinessProbe | None) -> Color:
+    """Switch to the idle color; unless forced (no probe), only if it is Ready and unlocked."""
     router = run.router()
     target = router.idle
     logs.bind(application=run.config.application_name, old_color=router.active, new_color=target)
     run.step("rollback")
-    if not force:
-        readiness = run.cluster.readiness(run.config.application_name, target)
-        if not readiness.complete:
-            raise DeployFailed(
-                f"refusing to roll back to {target}: {readiness.ready}/{readiness.desired} "
-                "replicas Ready",
-                hint="deploy a good release instead, or pass --force to switch anyway",
-            )
+    if probe is not None:
+        _check_rollback_allowed(probe.result(), target)
     port = router.ports.of(target)
     elb.switch_listeners(run.elb_client, router.elb_name, router.listeners, port)
     elb.configure_health_check(run.elb_client, router, run.config.health_check, port)
@@ -251,3 +246,18 @@ def rollback(run: Run, *, force: bool) -> Color:
         "rolled back", color=target, port=port, commit=router.commits.get(target)
     )
     return target
+
+
+def _check_rollback_allowed(cluster: ClusterReadiness, target: Color) -> None:
+    if cluster.lock_holder:
+        raise LockHeld(
+            f"deploy {cluster.lock_holder} is running (lock held until {cluster.lock_until})",
+            hint="wait for it to finish, or pass --force to switch anyway",
+        )
+    readiness = cluster.colors[target]
+    if not readiness.complete:
+        raise DeployFailed(
+            f"refusing to roll back to {target}: {readiness.ready}/{readiness.desired} "
+            "replicas Ready",
+            hint="deploy a good release instead, or pass --force to switch anyway",
+        )

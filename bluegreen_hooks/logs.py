@@ -1,20 +1,42 @@
-"""Logging setup: JSON lines when stderr is not a TTY, readable console output when it is."""
+"""Logging setup: JSON lines when stderr is not a TTY, readable console output when it is.
+
+structlog is imported on first use, so a command that logs nothing (`status`) pays nothing.
+"""
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
-import structlog
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 LogFormat = Literal["auto", "json", "console"]
 
+_settings: dict[str, object] = {"format": "auto", "stream": None}
+_pending: dict[str, object] = {}
+_configured = False
+
 
 def configure(log_format: LogFormat = "auto", *, stream: TextIO | None = None) -> None:
-    """Configure structlog once, rendering to the stream whose TTY-ness was checked."""
-    structlog.contextvars.clear_contextvars()
-    out = stream if stream is not None else sys.stderr
+    """Choose the rendering; the logger itself is built when first needed."""
+    global _configured
+    _settings.update(format=log_format, stream=stream)
+    _pending.clear()
+    _configured = False
+
+
+def _ensure_configured() -> None:
+    global _configured
+    if _configured:
+        return
+    import logging
+
+    import structlog
+
+    chosen = _settings["stream"]
+    out: TextIO = chosen if chosen is not None else sys.stderr  # type: ignore[assignment]
+    log_format = _settings["format"]
     use_console = log_format == "console" or (log_format == "auto" and out.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer(colors=out.isatty())
@@ -32,15 +54,28 @@ def configure(log_format: LogFormat = "auto", *, stream: TextIO | None = None) -
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**_pending)
+    _pending.clear()
+    _configured = True
 
 
 def bind(**context: object) -> None:
     """Attach run context (application, deployment id, colors, step) to every later line."""
+    if not _configured:
+        _pending.update(context)
+        return
+    import structlog
+
     structlog.contextvars.bind_contextvars(**context)
 
 
-def get_logger() -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger()  # type: ignore[no-any-return]
+def get_logger() -> FilteringBoundLogger:
+    _ensure_configured()
+    import structlog
+
+    logger: FilteringBoundLogger = structlog.get_logger()
+    return logger
 
 
 def report_failure(message: str, hint: str | None, exit_code: int) -> int:

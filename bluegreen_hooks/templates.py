@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.errors import TemplateError
 
@@ -79,6 +77,8 @@ def substitute(text: str, variables: Mapping[str, str], source: Path) -> str:
 
 def load_manifests(text: str, source: Path) -> list[Manifest]:
     """Parse rendered YAML documents (safe loader only), skipping empty ones."""
+    import yaml
+
     try:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
@@ -144,4 +144,6 @@ def stamp(
 
 
 def to_yaml(manifests: list[Manifest]) -> str:
+    import yaml
+
     return yaml.safe_dump_all(manifests, sort_keys=False, default_flow_style=False)

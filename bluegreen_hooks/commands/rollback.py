@@ -6,11 +6,18 @@ import argparse
 
 from bluegreen_hooks import lifecycle, logs
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
+from bluegreen_hooks.readiness_probe import ReadinessProbe
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    deployment_id = new_deployment_id("rollback")
-    logs.bind(deployment_id=deployment_id)
-    lifecycle.rollback(lifecycle.Run(config=config, deployment_id=deployment_id), force=args.force)
+    probe = None if args.force else ReadinessProbe(config.path)
+    try:
+        deployment_id = new_deployment_id("rollback")
+        logs.bind(deployment_id=deployment_id)
+        rollback_run = lifecycle.Run(config=config, deployment_id=deployment_id)
+        lifecycle.rollback(rollback_run, probe=probe)
+    finally:
+        if probe is not None:
+            probe.cancel()
     return 0

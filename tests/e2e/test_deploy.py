@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from tests.e2e.world import App
+import pytest
+
+from tests.e2e.world import App, hold_lock
 
 V1 = "1111111aaaaaaaa"
 V2 = "2222222bbbbbbbb"
@@ -146,3 +150,50 @@ def test_render_prints_manifests_and_touches_nothing(app: App) -> None:
     assert f"nodePort: {app.green}" in result.stdout
     assert f"image: octoblu/{app.name}:{V1}" in result.stdout
     assert app.snapshot() == before
+
+
+def test_readiness_reports_each_color_and_the_lock(app: App) -> None:
+    deploy(app, V1)
+
+    result = app.bluegreen("readiness", "--output", "json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "blue": {"ready": 0, "desired": 0, "complete": False},
+        "green": {"ready": 2, "desired": 2, "complete": True},
+        "lock": None,
+    }
+
+
+def test_rollback_is_refused_while_a_deploy_holds_the_lock(app: App) -> None:
+    deploy(app, V1)
+    deploy(app, V2)
+    hold_lock(app, "d-RUNNING")
+    before = app.snapshot()
+
+    result = app.bluegreen("rollback")
+
+    assert result.returncode == 3, result.stderr
+    assert "deploy d-RUNNING is running" in result.stderr
+    assert app.snapshot() == before
+
+
+@pytest.mark.parametrize("command", [["status"], ["rollback"], ["rollback", "--force"]])
+def test_status_and_rollback_do_not_import_the_kubernetes_client(
+    app: App, command: list[str]
+) -> None:
+    deploy(app, V1)
+    deploy(app, V2)
+
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bluegreen_hooks", *command],
+        capture_output=True,
+        text=True,
+        cwd=app.folder,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    assert "bluegreen_hooks.elb" in imported
+    assert not [name for name in imported if name.startswith("kubernetes")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.world import App, kube_api
+from tests.e2e.world import App, hold_lock
 
 V1 = "1111111aaaaaaaa"
 
@@ -100,18 +100,7 @@ def test_missing_namespace_is_refused_before_anything_changes(app: App) -> None:
 
 
 def test_a_held_lock_exits_3(app: App) -> None:
-    leases = kube_api("CoordinationV1Api")
-    leases.create_namespaced_lease(
-        "default",
-        {
-            "metadata": {"name": f"{app.name}-bluegreen-lock"},
-            "spec": {
-                "holderIdentity": "d-OTHER",
-                "leaseDurationSeconds": 600,
-                "renewTime": "2999-01-01T00:00:00.000000Z",
-            },
-        },
-    )
+    hold_lock(app, "d-OTHER")
     before = app.listeners()
     result = app.bluegreen("deploy", "--commit", V1)
     assert result.returncode == 3, result.stderr

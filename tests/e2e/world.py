@@ -160,3 +160,18 @@ def make_app(sandbox: Sandbox, tmp_path: Path) -> App:
     create_load_balancer(app.elb_name, blue=app.blue, green=app.green, certificate=app.certificate)
     app.settings(**{"elb-name": app.elb_name, "application-name": name, "ready-timeout": 20})
     return app
+
+
+def hold_lock(app: App, holder: str) -> None:
+    """Take the application's deploy lock as another, still running deploy would."""
+    kube_api("CoordinationV1Api").create_namespaced_lease(
+        "default",
+        {
+            "metadata": {"name": f"{app.name}-bluegreen-lock"},
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": 600,
+                "renewTime": "2999-01-01T00:00:00.000000Z",
+            },
+        },
+    )

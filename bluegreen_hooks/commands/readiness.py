@@ -1,0 +1,40 @@
+"""`bluegreen readiness`: Ready replicas of each color, and who holds the deploy lock."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from bluegreen_hooks.colors import COLORS
+from bluegreen_hooks.commands.common import config_from
+
+
+def run(args: argparse.Namespace) -> int:
+    from bluegreen_hooks.kube import Cluster, connect
+
+    config = config_from(args)
+    cluster = Cluster(connect(), config.namespace)
+    report = readiness_report(cluster, config.application_name)
+    if args.output == "json":
+        print(json.dumps(report))
+        return 0
+    for color in COLORS:
+        entry = report[color]
+        state = "" if entry["complete"] else "  (not fully Ready)"
+        print(f"{color:<6} {entry['ready']}/{entry['desired']} ready{state}")
+    lock = report["lock"]
+    print(f"lock   {'held by ' + lock['holder'] + ' until ' + lock['until'] if lock else 'free'}")
+    return 0
+
+
+def readiness_report(cluster: Any, application: str) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    for color in COLORS:
+        state = cluster.readiness(application, color)
+        report[color] = {"ready": state.ready, "desired": state.desired, "complete": state.complete}
+    holder = cluster.lock_holder(application)
+    report["lock"] = (
+        {"holder": holder[0], "until": holder[1].isoformat(timespec="seconds")} if holder else None
+    )
+    return report

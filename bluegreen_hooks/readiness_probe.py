@@ -1,0 +1,90 @@
+"""Ask a child process how Ready each color is, so `rollback` never imports the Kubernetes client.
+
+The child (`bluegreen readiness --output json`) runs on the other core while this process
+reads the load balancer; importing the client here would add most of a second to "oops".
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bluegreen_hooks.colors import Color
+from bluegreen_hooks.errors import DeployFailed
+
+
+@dataclass(frozen=True)
+class ColorReadiness:
+    ready: int
+    desired: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class ClusterReadiness:
+    colors: dict[Color, ColorReadiness]
+    lock_holder: str | None
+    lock_until: str | None
+
+
+class ReadinessProbe:
+    """Started at once; `result()` waits for the child's answer."""
+
+    def __init__(self, config_path: Path) -> None:
+        self._child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bluegreen_hooks",
+                "readiness",
+                "--output",
+                "json",
+                "--config",
+                str(config_path),
+                "--log-format",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self, timeout: float = 60) -> ClusterReadiness:
+        try:
+            out, err = self._child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self._child.kill()
+            self._child.communicate()
+            raise DeployFailed(
+                f"the readiness check did not answer within {timeout:.0f} s"
+            ) from exc
+        if self._child.returncode != 0:
+            raise DeployFailed(f"the readiness check failed: {_last_error(err)}")
+        data = json.loads(out)
+        lock = data.get("lock") or {}
+        return ClusterReadiness(
+            colors={color: ColorReadiness(**data[color]) for color in ("blue", "green")},
+            lock_holder=lock.get("holder"),
+            lock_until=lock.get("until"),
+        )
+
+    def cancel(self) -> None:
+        if self._child.poll() is None:
+            self._child.kill()
+            self._child.communicate()
+
+
+def _last_error(stderr: str) -> str:
+    """The child's failure line (it logs JSON), else its raw last line."""
+    for line in reversed(stderr.strip().splitlines()):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return line
+        if entry.get("level") == "error":
+            fix = f" (fix: {entry['fix']})" if entry.get("fix") else ""
+            return f"{entry.get('event')}{fix}"
+    return stderr.strip()[-300:] or "no output"
