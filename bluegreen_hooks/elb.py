@@ -50,7 +50,12 @@ class Router:
     listeners: tuple[Listener, ...]
     active: Color
     commits: dict[Color, str | None]
-    health_target: str | None
+    health_check: dict[str, Any]
+
+    @property
+    def health_target(self) -> str | None:
+        target = self.health_check.get("Target")
+        return str(target) if target is not None else None
 
     @property
     def idle(self) -> Color:
@@ -82,7 +87,7 @@ def read_router(
         listeners=listeners,
         active=active,
         commits={c: tags.get(COMMIT_TAG.format(color=c)) for c in COLORS},
-        health_target=description.get("HealthCheck", {}).get("Target"),
+        health_check=dict(description.get("HealthCheck") or {}),
     )
 
 
@@ -227,21 +232,21 @@ def _restore_listener(
 def configure_health_check(
     client: ElasticLoadBalancingClient, router: Router, check: HealthCheck, port: int
 ) -> bool:
-    """Aim the health check at `port`; returns whether anything changed."""
-    target = check.target(port)
-    if router.health_target == target:
+    """Aim the health check at `port` with the configured settings; returns whether it changed."""
+    wanted = {
+        "Target": check.target(port),
+        "Interval": check.interval,
+        "Timeout": check.timeout,
+        "UnhealthyThreshold": check.unhealthy_threshold,
+        "HealthyThreshold": check.healthy_threshold,
+    }
+    if all(router.health_check.get(key) == value for key, value in wanted.items()):
         return False
     client.configure_health_check(
         LoadBalancerName=router.elb_name,
-        HealthCheck={
-            "Target": target,
-            "Interval": check.interval,
-            "Timeout": check.timeout,
-            "UnhealthyThreshold": check.unhealthy_threshold,
-            "HealthyThreshold": check.healthy_threshold,
-        },
+        HealthCheck=wanted,  # type: ignore[arg-type]
     )
-    get_logger().info("health check configured", target=target)
+    get_logger().info("health check configured", target=wanted["Target"])
     return True
 
 

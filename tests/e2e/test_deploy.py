@@ -197,3 +197,46 @@ def test_status_and_rollback_do_not_import_the_kubernetes_client(
     imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
     assert "bluegreen_hooks.elb" in imported
     assert not [name for name in imported if name.startswith("kubernetes")]
+
+
+def test_switch_keeps_listener_policies(app: App) -> None:
+    app.elb.create_load_balancer_policy(
+        LoadBalancerName=app.elb_name,
+        PolicyName="tls-1-2",
+        PolicyTypeName="SSLNegotiationPolicyType",
+        PolicyAttributes=[
+            {
+                "AttributeName": "Reference-Security-Policy",
+                "AttributeValue": "ELBSecurityPolicy-TLS-1-2-2017-01",
+            }
+        ],
+    )
+    app.elb.set_load_balancer_policies_of_listener(
+        LoadBalancerName=app.elb_name, LoadBalancerPort=443, PolicyNames=["tls-1-2"]
+    )
+
+    deploy(app, V1)
+
+    found = app.elb.describe_load_balancers(LoadBalancerNames=[app.elb_name])
+    policies = {
+        d["Listener"]["LoadBalancerPort"]: d["PolicyNames"]
+        for d in found["LoadBalancerDescriptions"][0]["ListenerDescriptions"]
+    }
+    assert policies == {80: [], 443: ["tls-1-2"]}
+    assert app.instance_ports() == {app.green}
+
+
+def test_health_check_settings_follow_the_config(app: App) -> None:
+    app.settings(**{"health-check": {"path": "/ready", "interval": 10, "timeout": 3}})
+
+    deploy(app, V1)
+
+    found = app.elb.describe_load_balancers(LoadBalancerNames=[app.elb_name])
+    check = found["LoadBalancerDescriptions"][0]["HealthCheck"]
+    assert check == {
+        "Target": f"HTTP:{app.green}/ready",
+        "Interval": 10,
+        "Timeout": 3,
+        "UnhealthyThreshold": 2,
+        "HealthyThreshold": 2,
+    }

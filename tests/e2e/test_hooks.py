@@ -172,3 +172,25 @@ def test_validate_service_fails_when_traffic_is_not_on_the_planned_color(app: Ap
 
     assert result.returncode == 1
     assert "traffic is on blue, but the plan put it on green" in result.stderr
+
+
+def test_validate_service_sends_traffic_back_when_the_new_color_stops_being_ready(
+    app: App,
+) -> None:
+    assert app.bluegreen("deploy", "--commit", "1111111aaaaaaaa").returncode == 0
+    bundle = unpack_bundle(app, "d-FALLBACK")
+    for event in EVENTS[:2]:
+        assert run_hook(app, bundle, "d-FALLBACK", event).returncode == 0
+    assert app.instance_ports() == {app.blue}
+    app.apps.patch_namespaced_deployment(
+        f"{app.name}-blue",
+        "default",
+        {"spec": {"template": {"spec": {"containers": [{"name": app.name, "image": "broken"}]}}}},
+    )
+
+    result = run_hook(app, bundle, "d-FALLBACK", "ValidateService")
+
+    assert result.returncode == 1
+    assert "blue is live but only 0/2 replicas are Ready" in result.stderr
+    assert app.instance_ports() == {app.green}
+    assert app.health_target() == f"HTTP:{app.green}/healthcheck"
