@@ -41,6 +41,12 @@ def _command(
     return parser
 
 
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output", choices=("text", "json"), default="text", help="text (default) or JSON"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -80,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  bluegreen status\n  bluegreen status --output json | jq .active.commit",
         parents=[common],
     )
-    status.add_argument("--output", choices=("text", "json"), default="text")
+    _add_output(status)
 
     deploy = _command(
         sub,
@@ -129,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  bluegreen readiness\n  bluegreen readiness --output json",
         parents=[common],
     )
-    readiness.add_argument("--output", choices=("text", "json"), default="text")
+    _add_output(readiness)
 
     render = _command(
         sub,

@@ -36,34 +36,12 @@ def test_equal_tags_are_refused(app: App) -> None:
 
 
 def test_listener_pointing_at_neither_color_is_refused(app: App) -> None:
-    app.elb.delete_load_balancer_listeners(LoadBalancerName=app.elb_name, LoadBalancerPorts=[80])
-    app.elb.create_load_balancer_listeners(
-        LoadBalancerName=app.elb_name,
-        Listeners=[
-            {
-                "Protocol": "HTTP",
-                "LoadBalancerPort": 80,
-                "InstanceProtocol": "HTTP",
-                "InstancePort": 8080,
-            }
-        ],
-    )
+    app.point_http_listener(8080)
     refused(app, 4, "listener 80 forwards to port 8080, which is neither")
 
 
 def test_listeners_that_disagree_are_refused(app: App) -> None:
-    app.elb.delete_load_balancer_listeners(LoadBalancerName=app.elb_name, LoadBalancerPorts=[80])
-    app.elb.create_load_balancer_listeners(
-        LoadBalancerName=app.elb_name,
-        Listeners=[
-            {
-                "Protocol": "HTTP",
-                "LoadBalancerPort": 80,
-                "InstanceProtocol": "HTTP",
-                "InstancePort": app.green,
-            }
-        ],
-    )
+    app.point_http_listener(app.green)
     refused(app, 4, "listeners disagree")
 
 

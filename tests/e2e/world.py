@@ -81,6 +81,23 @@ class App:
     def instance_ports(self) -> set[int]:
         return {listener["InstancePort"] for listener in self.listeners().values()}
 
+    def point_http_listener(self, instance_port: int) -> None:
+        """Re-create listener 80 by hand, as someone at the AWS console might."""
+        self.elb.delete_load_balancer_listeners(
+            LoadBalancerName=self.elb_name, LoadBalancerPorts=[80]
+        )
+        self.elb.create_load_balancer_listeners(
+            LoadBalancerName=self.elb_name,
+            Listeners=[
+                {
+                    "Protocol": "HTTP",
+                    "LoadBalancerPort": 80,
+                    "InstanceProtocol": "HTTP",
+                    "InstancePort": instance_port,
+                }
+            ],
+        )
+
     def set_tags(self, **tags: str) -> None:
         self.elb.add_tags(
             LoadBalancerNames=[self.elb_name],
