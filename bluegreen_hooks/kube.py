@@ -15,7 +15,7 @@ from kubernetes.client.api_client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from bluegreen_hooks.colors import Color
+from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.errors import DeployFailed, LockHeld, TemplateError, UsageError
 from bluegreen_hooks.kube_rest import Object, Rest
 from bluegreen_hooks.logs import get_logger
@@ -190,7 +190,8 @@ class Cluster:
             )
         return True
 
-    def _workloads(self, application: str, color: Color) -> list[Object]:
+    def _workloads(self, application: str, color: Color | None) -> list[Object]:
+        """The application's workloads of one color (or of both), each with its kind."""
         selector = _selector(application, color)
         found: list[Object] = []
         for kind in _WORKLOAD_KINDS:
@@ -261,13 +262,24 @@ class Cluster:
 
     def readiness(self, application: str, color: Color) -> Readiness:
         """Ready replicas of the color's workloads (all of them must be settled)."""
-        workloads = self._workloads(application, color)
-        states = [_workload_readiness(w) for w in workloads]
-        return Readiness(
-            ready=sum(s.ready for s in states),
-            desired=sum(s.desired for s in states),
-            settled=bool(states) and all(s.settled for s in states),
-        )
+        return self.readiness_by_color(application)[color]
+
+    def readiness_by_color(self, application: str) -> dict[Color, Readiness]:
+        """Both colors at once: one list per workload kind."""
+        workloads = self._workloads(application, None)
+        result: dict[Color, Readiness] = {}
+        for color in COLORS:
+            states = [
+                _workload_readiness(w)
+                for w in workloads
+                if w["metadata"].get("labels", {}).get(LABEL_COLOR) == color
+            ]
+            result[color] = Readiness(
+                ready=sum(s.ready for s in states),
+                desired=sum(s.desired for s in states),
+                settled=bool(states) and all(s.settled for s in states),
+            )
+        return result
 
     def wait_ready(
         self, workloads: tuple[Manifest, ...], timeout: float, *, color: Color, commit: str
@@ -378,8 +390,9 @@ def _lease_expiry(spec: Object) -> datetime | None:
     return moment + timedelta(seconds=spec.get("leaseDurationSeconds") or 0)
 
 
-def _selector(application: str, color: Color) -> str:
-    return f"{LABEL_APPLICATION}={application},{LABEL_COLOR}={color}"
+def _selector(application: str, color: Color | None) -> str:
+    selector = f"{LABEL_APPLICATION}={application}"
+    return f"{selector},{LABEL_COLOR}={color}" if color else selector
 
 
 def _hash(obj: Object) -> str | None:

@@ -30,8 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
 def readiness_report(cluster: Any, application: str) -> dict[str, Any]:
     report: dict[str, Any] = {}
-    for color in COLORS:
-        state = cluster.readiness(application, color)
+    for color, state in cluster.readiness_by_color(application).items():
         report[color] = {"ready": state.ready, "desired": state.desired, "complete": state.complete}
     holder = cluster.lock_holder(application)
     report["lock"] = (
