@@ -26,6 +26,16 @@ def configure(log_format: LogFormat = "auto", *, stream: TextIO | None = None) -
     _configured = False
 
 
+def _stream() -> TextIO:
+    chosen = _settings["stream"]
+    return chosen if chosen is not None else sys.stderr  # type: ignore[return-value]
+
+
+def _use_console(out: TextIO) -> bool:
+    log_format = _settings["format"]
+    return log_format == "console" or (log_format == "auto" and out.isatty())
+
+
 def _ensure_configured() -> None:
     global _configured
     if _configured:
@@ -34,10 +44,8 @@ def _ensure_configured() -> None:
 
     import structlog
 
-    chosen = _settings["stream"]
-    out: TextIO = chosen if chosen is not None else sys.stderr  # type: ignore[assignment]
-    log_format = _settings["format"]
-    use_console = log_format == "console" or (log_format == "auto" and out.isatty())
+    out = _stream()
+    use_console = _use_console(out)
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer(colors=out.isatty())
         if use_console
@@ -79,6 +87,13 @@ def get_logger() -> FilteringBoundLogger:
 
 
 def report_failure(message: str, hint: str | None, exit_code: int) -> int:
-    """Log why the run failed (with the fix, when known) and return its exit code."""
-    get_logger().error(message, fix=hint, exit_code=exit_code)
+    """Say why the run failed (and the fix, when known); returns the exit code.
+
+    A person gets two plain lines; a log collector gets one JSON line with the run context.
+    """
+    out = _stream()
+    if _use_console(out):
+        print(f"error: {message}" + (f"\n  fix: {hint}" if hint else ""), file=out, flush=True)
+    else:
+        get_logger().error(message, fix=hint, exit_code=exit_code)
     return exit_code
