@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench sandbox clean
+.PHONY: demo test lint typecheck unit bench sandbox compile clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,12 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[sandbox,test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# An editable install is not byte-compiled (and PYTHONDONTWRITEBYTECODE may forbid caching),
+# so every start would compile the package again; a regular pip install compiles it.
+compile: $(STAMP)
+	$(BIN)/python -m compileall -q bluegreen_hooks
+
+demo: compile
 	$(BIN)/bluegreen demo
 
 test: $(STAMP) lint typecheck
@@ -31,7 +36,7 @@ unit: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/bluegreen sandbox
 
-bench: $(STAMP)
+bench: compile
 	$(BIN)/python -m bench
 
 clean:

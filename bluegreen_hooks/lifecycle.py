@@ -237,14 +237,13 @@ def rollback(run: Run, *, probe: ReadinessProbe | None) -> Color:
     target = router.idle
     logs.bind(application=run.config.application_name, old_color=router.active, new_color=target)
     run.step("rollback")
+    log = logs.get_logger()  # set up logging now, on this core, while the probe runs on the other
     if probe is not None:
         _check_rollback_allowed(probe.result(), target)
     port = router.ports.of(target)
     elb.switch_listeners(run.elb_client, router.elb_name, router.listeners, port)
     elb.configure_health_check(run.elb_client, router, run.config.health_check, port)
-    logs.get_logger().info(
-        "rolled back", color=target, port=port, commit=router.commits.get(target)
-    )
+    log.info("rolled back", color=target, port=port, commit=router.commits.get(target))
     return target
 
 

@@ -132,7 +132,11 @@ def stamp(
             hint="remove metadata.namespace from the template or set 'namespace' in the config",
         )
     metadata["namespace"] = namespace
-    labels = {LABEL_APPLICATION: application, LABEL_COLOR: color, LABEL_COMMIT: commit}
+    labels = {LABEL_APPLICATION: application, LABEL_COLOR: color}
+    if stamped["kind"] in WORKLOAD_KINDS:
+        # Only workloads and their pods name the commit: a Service that did not change
+        # keeps its hash, so a deploy leaves it in place instead of re-creating it.
+        labels[LABEL_COMMIT] = commit
     metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
     if stamped["kind"] in WORKLOAD_KINDS:
         template = stamped["spec"]["template"]

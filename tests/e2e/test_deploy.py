@@ -240,3 +240,19 @@ def test_health_check_settings_follow_the_config(app: App) -> None:
         "UnhealthyThreshold": 2,
         "HealthyThreshold": 2,
     }
+
+
+def test_a_later_release_on_the_same_color_keeps_its_service(app: App) -> None:
+    deploy(app, V1)
+    service = app.core.read_namespaced_service(f"{app.name}-green", "default")
+    deploy(app, V2)
+
+    deploy(app, "3333333cccccccc")
+
+    again = app.core.read_namespaced_service(f"{app.name}-green", "default")
+    assert again.metadata.uid == service.metadata.uid
+    assert app.status()["active"] == {
+        "color": "green",
+        "port": app.green,
+        "commit": "3333333cccccccc",
+    }

@@ -242,9 +242,10 @@ def test_render_stamps_every_object(seed_layout: Config) -> None:
 
     for manifest in (service, controller):
         assert manifest["metadata"]["labels"][LABEL_COLOR] == "green"
-        assert manifest["metadata"]["labels"][LABEL_COMMIT] == COMMIT
         assert manifest["metadata"]["namespace"] == "default"
         assert ANNOTATION_HASH in manifest["metadata"]["annotations"]
+    assert controller["metadata"]["labels"][LABEL_COMMIT] == COMMIT
+    assert controller["spec"]["template"]["metadata"]["labels"][LABEL_COMMIT] == COMMIT
     assert controller["spec"]["template"]["metadata"]["labels"][LABEL_COLOR] == "green"
 
 

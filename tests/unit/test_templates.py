@@ -449,14 +449,30 @@ def test_stamp_treats_an_empty_labels_block_as_no_labels() -> None:
 
     stamped = _stamp(manifest)
 
-    assert stamped["metadata"]["labels"] == EXPECTED_LABELS
+    assert stamped["metadata"]["labels"] == {LABEL_APPLICATION: "app", LABEL_COLOR: "blue"}
 
 
 def test_stamp_labels_a_service_without_inventing_a_pod_template() -> None:
     stamped = _stamp(_one(SERVICE), color="green")
 
     assert stamped["metadata"]["labels"][LABEL_COLOR] == "green"
+    assert LABEL_COMMIT not in stamped["metadata"]["labels"]
     assert "template" not in stamped["spec"]
+
+
+def test_a_service_hash_does_not_depend_on_the_commit() -> None:
+    first = _stamp(_one(SERVICE), commit="1111111")
+    second = _stamp(_one(SERVICE), commit="2222222")
+
+    assert first["metadata"]["annotations"] == second["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("text", [RC, DEPLOYMENT])
+def test_a_workload_hash_depends_on_the_commit(text: str) -> None:
+    first = _stamp(_one(text), commit="1111111")
+    second = _stamp(_one(text), commit="2222222")
+
+    assert first["metadata"]["annotations"] != second["metadata"]["annotations"]
 
 
 def test_stamp_sets_the_configured_namespace() -> None:
