@@ -256,3 +256,20 @@ def test_a_later_release_on_the_same_color_keeps_its_service(app: App) -> None:
         "port": app.green,
         "commit": "3333333cccccccc",
     }
+
+
+def test_rollback_is_refused_when_kubernetes_cannot_be_asked(app: App) -> None:
+    deploy(app, V1)
+    deploy(app, V2)
+    unreachable = app.folder / "unreachable-kubeconfig"
+    unreachable.write_text(
+        app.sandbox.kubeconfig.read_text().replace(app.sandbox.kube.url, "http://127.0.0.1:9")
+    )
+    before = app.snapshot()
+
+    result = app.bluegreen("rollback", env={"KUBECONFIG": str(unreachable)})
+
+    assert result.returncode == 1, result.stderr
+    assert "the readiness check failed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert app.snapshot() == before

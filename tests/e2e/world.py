@@ -48,13 +48,16 @@ class App:
         data.update(changes)
         self.config.write_text(json.dumps(data))
 
-    def bluegreen(self, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def bluegreen(
+        self, *argv: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the CLI as a user would: a separate process, JSON logs on stderr."""
         return subprocess.run(
             [sys.executable, "-m", "bluegreen_hooks", *argv, "--config", str(self.config)],
             capture_output=True,
             text=True,
             cwd=cwd or self.folder,
+            env={**os.environ, **(env or {})},
             timeout=120,
         )
 
