@@ -135,11 +135,6 @@ class Cluster:
                     hint=f"kubectl create namespace {self.namespace}, or fix 'namespace'",
                 ) from exc
             raise DeployFailed(f"Kubernetes API refused: {describe_api_error(exc)}") from exc
-        except Exception as exc:  # urllib3 connection errors and the like
-            raise DeployFailed(
-                f"Kubernetes API not reachable: {exc}",
-                hint="check KUBECONFIG and that the API server answers",
-            ) from exc
 
     def _list(self, kind: str, **query: str) -> list[Object]:
         items: list[Object] = self.rest.get(self._collection(kind), **query).get("items") or []

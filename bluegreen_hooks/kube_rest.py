@@ -10,8 +10,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import urllib3
 from kubernetes.client.api_client import ApiClient
 from kubernetes.client.exceptions import ApiException
+
+from bluegreen_hooks.errors import DeployFailed
 
 Object = dict[str, Any]
 
@@ -113,9 +116,17 @@ class Rest:
             body=body,
             auth_settings=["BearerToken"],
         )
-        response = self._client.call_api(
-            method, url, header_params=headers, body=payload, _request_timeout=timeout
-        )
+        try:
+            response = self._client.call_api(
+                method, url, header_params=headers, body=payload, _request_timeout=timeout
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise DeployFailed(
+                f"Kubernetes API at {self._client.configuration.host} not reachable: "
+                f"{_short(reason)}",
+                hint="check KUBECONFIG and that the API server answers",
+            ) from exc
         if stream and 200 <= response.status <= 299:
             return response
         response.read()
@@ -124,3 +135,9 @@ class Rest:
                 http_resp=response, body=response.data.decode("utf-8", "replace"), data=None
             )
         return response
+
+
+def _short(reason: object) -> str:
+    """`[Errno 111] Connection refused` rather than urllib3's whole repr."""
+    text = str(reason)
+    return text.rsplit(": ", 1)[-1].rstrip("')\"") if "Errno" in text else text

@@ -271,5 +271,6 @@ def test_rollback_is_refused_when_kubernetes_cannot_be_asked(app: App) -> None:
 
     assert result.returncode == 1, result.stderr
     assert "the readiness check failed" in result.stderr
+    assert "Kubernetes API at http://127.0.0.1:9 not reachable" in result.stderr
     assert "Traceback" not in result.stderr
     assert app.snapshot() == before

@@ -84,3 +84,18 @@ def test_a_held_lock_exits_3(app: App) -> None:
     assert result.returncode == 3, result.stderr
     assert "deploy d-OTHER holds the lock" in result.stderr
     assert app.listeners() == before
+
+
+def test_unreachable_kubernetes_is_refused_before_anything_changes(app: App) -> None:
+    unreachable = app.folder / "unreachable-kubeconfig"
+    unreachable.write_text(
+        app.sandbox.kubeconfig.read_text().replace(app.sandbox.kube.url, "http://127.0.0.1:9")
+    )
+    before = app.snapshot()
+
+    result = app.bluegreen("deploy", "--commit", V1, env={"KUBECONFIG": str(unreachable)})
+
+    assert result.returncode == 1, result.stderr
+    assert "Kubernetes API at http://127.0.0.1:9 not reachable" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert app.snapshot() == before
