@@ -1,4 +1,4 @@
-"""Thin Kubernetes wrapper: services, workloads, readiness by watch, and the deploy lock."""
+"""The cluster steps of a deploy: services, workloads, and waiting for Ready by watch."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes import config
@@ -16,9 +14,11 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from bluegreen_hooks.colors import COLORS, Color
-from bluegreen_hooks.errors import DeployFailed, LockHeld, TemplateError, UsageError
+from bluegreen_hooks.errors import DeployFailed, TemplateError, UsageError
 from bluegreen_hooks.kube_rest import Object, Rest
+from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
+from bluegreen_hooks.readiness import Readiness, pod_reason, workload_readiness, worth_showing
 from bluegreen_hooks.templates import (
     ANNOTATION_HASH,
     LABEL_APPLICATION,
@@ -35,19 +35,6 @@ _COLLECTIONS = {
     "Lease": "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
 }
 _WORKLOAD_KINDS = ("ReplicationController", "Deployment")
-
-
-@dataclass(frozen=True)
-class Readiness:
-    """How many replicas of a color's workloads are Ready, out of how many wanted."""
-
-    ready: int
-    desired: int
-    settled: bool
-
-    @property
-    def complete(self) -> bool:
-        return self.settled and self.desired > 0 and self.ready >= self.desired
 
 
 def connect() -> ApiClient:
@@ -265,7 +252,7 @@ class Cluster:
         result: dict[Color, Readiness] = {}
         for color in COLORS:
             states = [
-                _workload_readiness(w)
+                workload_readiness(w)
                 for w in workloads
                 if w["metadata"].get("labels", {}).get(LABEL_COLOR) == color
             ]
@@ -289,15 +276,16 @@ class Cluster:
         name = manifest["metadata"]["name"]
         log = get_logger()
         last = Readiness(0, manifest["spec"].get("replicas", 1), False)
+        shown: Readiness | None = None
         selector = {"fieldSelector": f"metadata.name={name}"}
         for items in self._watch_items(manifest["kind"], deadline, **selector):
-            now = _workload_readiness({**items[0], "kind": manifest["kind"]}) if items else last
-            if now != last or not items:
+            last = workload_readiness({**items[0], "kind": manifest["kind"]}) if items else last
+            if worth_showing(last, shown):
                 log.info(
-                    "waiting for pods", workload=name, progress=f"{now.ready}/{now.desired} ready"
+                    "waiting for pods", workload=name, progress=f"{last.ready}/{last.desired} ready"
                 )
-                last = now
-            if now.complete:
+                shown = last
+            if last.complete:
                 return
         raise DeployFailed(
             f"{manifest['kind']} {name}: {last.ready}/{last.desired} replicas Ready "
@@ -310,79 +298,14 @@ class Cluster:
         selector = ",".join(
             f"{k}={labels[k]}" for k in (LABEL_APPLICATION, LABEL_COLOR, LABEL_COMMIT)
         )
-        troubles = [_pod_reason(p) for p in self._list("Pod", labelSelector=selector)]
+        troubles = [pod_reason(p) for p in self._list("Pod", labelSelector=selector)]
         troubles = [t for t in troubles if t]
         return ("; " + "; ".join(troubles[:3])) if troubles else ""
 
     # --- lock -------------------------------------------------------------------
 
-    def acquire_lock(self, application: str, holder: str, seconds: int) -> None:
-        """Take the application's Lease, or raise LockHeld if another live deploy has it."""
-        name = _lock_name(application)
-        now = datetime.now(UTC)
-        body: Object = {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": name, "namespace": self.namespace},
-            "spec": {
-                "holderIdentity": holder,
-                "leaseDurationSeconds": seconds,
-                "acquireTime": _micro_time(now),
-                "renewTime": _micro_time(now),
-            },
-        }
-        try:
-            self.rest.create(self._collection("Lease"), body)
-            return
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-        lease = self.rest.get(self._path("Lease", name))
-        spec = lease.get("spec") or {}
-        current = spec.get("holderIdentity")
-        expires = _lease_expiry(spec)
-        if current not in (None, "", holder) and expires is not None and expires > now:
-            raise LockHeld(
-                f"deploy {current} holds the lock {self.namespace}/{name} "
-                f"until {expires.isoformat(timespec='seconds')}",
-                hint="wait for it to finish; if it died, delete the lease: "
-                f"kubectl -n {self.namespace} delete lease {name}",
-            )
-        body["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
-        try:
-            self.rest.replace(self._path("Lease", name), body)
-        except ApiException as exc:
-            if exc.status == 409:
-                raise LockHeld(f"another deploy took the lock {name} just now") from exc
-            raise
-
-    def lock_holder(self, application: str) -> tuple[str, datetime] | None:
-        """Who holds the application's lock, and until when (None if free or expired)."""
-        lease = self.rest.find(self._path("Lease", _lock_name(application)))
-        spec = (lease or {}).get("spec") or {}
-        expires = _lease_expiry(spec)
-        holder = spec.get("holderIdentity")
-        if not holder or expires is None or expires <= datetime.now(UTC):
-            return None
-        return str(holder), expires
-
-    def release_lock(self, application: str, holder: str) -> None:
-        path = self._path("Lease", _lock_name(application))
-        lease = self.rest.find(path)
-        if lease and (lease.get("spec") or {}).get("holderIdentity") == holder:
-            self.rest.delete(path)
-
-
-def _lock_name(application: str) -> str:
-    return f"{application}-bluegreen-lock"
-
-
-def _lease_expiry(spec: Object) -> datetime | None:
-    renewed = spec.get("renewTime") or spec.get("acquireTime")
-    if not renewed:
-        return None
-    moment = datetime.fromisoformat(renewed.replace("Z", "+00:00"))
-    return moment + timedelta(seconds=spec.get("leaseDurationSeconds") or 0)
+    def lock(self, application: str) -> Lock:
+        return Lock(self.rest, self.namespace, application)
 
 
 def _selector(application: str, color: Color | None) -> str:
@@ -393,36 +316,3 @@ def _selector(application: str, color: Color | None) -> str:
 def _hash(obj: Object) -> str | None:
     value = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
     return str(value) if value is not None else None
-
-
-def _workload_readiness(obj: Object) -> Readiness:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    metadata = obj.get("metadata") or {}
-    desired = spec.get("replicas", 1)
-    settled = (
-        status.get("observedGeneration", 0) >= metadata.get("generation", 0)
-        and status.get("replicas", 0) == desired
-        and not metadata.get("deletionTimestamp")
-    )
-    if obj.get("kind") == "Deployment":
-        settled = settled and status.get("updatedReplicas", 0) == desired
-    return Readiness(ready=status.get("readyReplicas") or 0, desired=desired, settled=settled)
-
-
-def _pod_reason(pod: Object) -> str:
-    status = pod.get("status") or {}
-    if any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    ):
-        return ""
-    name = pod.get("metadata", {}).get("name", "?")
-    for container in status.get("containerStatuses") or []:
-        waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason"):
-            return f"pod {name}: {waiting['reason']} {waiting.get('message', '')}".strip()
-    return f"pod {name}: {status.get('phase', 'Pending')}, not Ready"
-
-
-def _micro_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

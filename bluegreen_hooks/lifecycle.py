@@ -127,14 +127,15 @@ def application_start(run: Run, plan: Plan | None = None) -> Plan:
     """Carry out the plan (built now if BeforeInstall did not save one)."""
     plan = plan or load_plan(run) or prepare(run)
     cluster = run.cluster
-    cluster.acquire_lock(plan.application, plan.deployment_id, _lock_seconds(run.config))
+    lock = cluster.lock(plan.application)
+    lock.acquire(plan.deployment_id, _lock_seconds(run.config))
     try:
         router = run.router()
         _check_still_idle(run, plan, router)
         release(run, plan, router)
         switch(run, plan, run.router())
     finally:
-        cluster.release_lock(plan.application, plan.deployment_id)
+        lock.release(plan.deployment_id)
     return plan
 
 

@@ -32,7 +32,7 @@ def readiness_report(cluster: Any, application: str) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for color, state in cluster.readiness_by_color(application).items():
         report[color] = {"ready": state.ready, "desired": state.desired, "complete": state.complete}
-    holder = cluster.lock_holder(application)
+    holder = cluster.lock(application).holder()
     report["lock"] = (
         {"holder": holder[0], "until": holder[1].isoformat(timespec="seconds")} if holder else None
     )
