@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bench.stats import Summary, ratio
+from bench.stats import Summary, ratio, summarize
 
 Format = Callable[[float], str]
 
@@ -104,6 +104,20 @@ def comparison_row(
 
 
 COMPARISON_HEADERS = ("figure", "bluegreen", "baseline (seed's shell)", "ratio")
+
+
+def listener_gap_rows(
+    ports: Sequence[int], ours: Sequence[Sequence[float]], baseline: Sequence[Sequence[float]]
+) -> list[list[str]]:
+    """One row per port: how long it had no listener, per run, from the server's request log."""
+    return [
+        comparison_row(
+            f"delete {port} to create {port} arriving (server log)",
+            summarize([run[index] for run in ours]),
+            summarize([run[index] for run in baseline]),
+        )
+        for index, port in enumerate(ports)
+    ]
 
 
 def markdown_table(table: Table) -> str:

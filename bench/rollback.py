@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from bench.report import COMPARISON_HEADERS, Section, Table, comparison_row, count, faster_by
+from bench.report import (
+    COMPARISON_HEADERS,
+    Section,
+    Table,
+    comparison_row,
+    count,
+    faster_by,
+    listener_gap_rows,
+)
 from bench.stats import summarize
 from bench.timeline import listener_gaps
 from bench.world import PUBLIC_PORTS, BenchError, World
@@ -68,14 +76,7 @@ def measure(world: World, runs: int) -> list[Section]:
             count,
         ),
     ]
-    for index, port in enumerate(PUBLIC_PORTS):
-        rows.append(
-            comparison_row(
-                f"delete {port} to create {port} arriving (server log)",
-                summarize([g[index] for g in gaps["ours"]]),
-                summarize([g[index] for g in gaps["baseline"]]),
-            )
-        )
+    rows += listener_gap_rows(PUBLIC_PORTS, gaps["ours"], gaps["baseline"])
     return [
         Section(
             title="1. Rollback",

@@ -13,6 +13,7 @@ from bench.report import (
     Table,
     at_most,
     comparison_row,
+    listener_gap_rows,
     rate,
     seconds,
     spread,
@@ -108,14 +109,7 @@ def measure(world: World, runs: int) -> list[Section]:
             summarize([t.disagreeing for t in seen["baseline"]]),
         )
     )
-    for index, port in enumerate(PUBLIC_PORTS):
-        rows.append(
-            comparison_row(
-                f"delete {port} to create {port} arriving (server log)",
-                summarize([g[index] for g in gaps["ours"]]),
-                summarize([g[index] for g in gaps["baseline"]]),
-            )
-        )
+    rows += listener_gap_rows(PUBLIC_PORTS, gaps["ours"], gaps["baseline"])
     rows.append(
         [
             "observer poll rate",
