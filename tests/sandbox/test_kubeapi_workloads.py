@@ -9,7 +9,15 @@ from kubernetes import client
 
 from bluegreen_hooks.sandbox.kubeapi import KubeEmulator
 
-from .kube_helpers import Objects, deployment_body, is_ready, pod_body, rc_body, wait_for
+from .kube_helpers import (
+    Objects,
+    deployment_body,
+    is_ready,
+    new_watch,
+    pod_body,
+    rc_body,
+    wait_for,
+)
 
 
 def ready_count(n: int) -> Any:
@@ -195,3 +203,65 @@ def test_orphan_delete_keeps_pods(core: Any) -> None:
     assert sorted(p.metadata.name for p in pods) == sorted(before)
     assert all(p.metadata.owner_references is None for p in pods)
     assert core.list_namespaced_replication_controller("default").items == []
+
+
+def deleted_versions(list_func: Any, resource_version: str, count: int) -> dict[str, int]:
+    """Name -> resourceVersion of the first `count` DELETED events after `resource_version`."""
+    found: dict[str, int] = {}
+    stream = new_watch().stream(
+        list_func, "default", resource_version=resource_version, timeout_seconds=5
+    )
+    try:
+        for event in stream:
+            if event["type"] == "DELETED":
+                found[event["object"].metadata.name] = int(
+                    event["object"].metadata.resource_version
+                )
+                if len(found) == count:
+                    break
+    finally:
+        stream.close()
+    return found
+
+
+def test_foreground_delete_follows_owner_references_as_they_change(apps: Any, core: Any) -> None:
+    dep = apps.create_namespaced_deployment("default", deployment_body("dep", {"app": "dep"}, 3))
+    wait_for(core.list_namespaced_pod, "default", condition=ready_count(3))
+    reference = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "dep"}
+    reference["uid"] = dep.metadata.uid
+    freed = pod_body("freed", {"app": "other"})  # owned at creation, released by a patch
+    freed["metadata"]["ownerReferences"] = [reference]
+    core.create_namespaced_pod("default", freed)
+    core.create_namespaced_pod("default", pod_body("adopted", {"app": "other"}))
+    core.patch_namespaced_pod("freed", "default", {"metadata": {"ownerReferences": None}})
+    core.patch_namespaced_pod("adopted", "default", {"metadata": {"ownerReferences": [reference]}})
+    # Only pods the Deployment controls count as its replicas.
+    deployments = wait_for(
+        apps.list_namespaced_deployment,
+        "default",
+        condition=lambda found: found["dep"].status.ready_replicas == 3,
+    )
+    assert deployments["dep"].status.replicas == 3
+    since = core.list_namespaced_pod("default").metadata.resource_version
+
+    apps.delete_namespaced_deployment("dep", "default", propagation_policy="Foreground")
+
+    assert [p.metadata.name for p in core.list_namespaced_pod("default").items] == ["freed"]
+    pods = deleted_versions(core.list_namespaced_pod, since, 4)
+    assert "adopted" in pods and "freed" not in pods
+    (owner,) = deleted_versions(apps.list_namespaced_deployment, since, 1).values()
+    assert max(pods.values()) < owner  # dependents first, then the owner
+
+
+def test_pod_ips_are_lowest_free_first(emulator: KubeEmulator, core: Any) -> None:
+    core.create_namespaced_replication_controller("default", rc_body("web", {"app": "web"}, 3))
+    pods = wait_for(core.list_namespaced_pod, "default", condition=ready_count(3))
+    by_ip = {pod.status.pod_ip: name for name, pod in pods.items()}
+    assert sorted(by_ip) == ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    core.delete_namespaced_pod(by_ip["127.0.0.3"], "default")
+    after = wait_for(
+        core.list_namespaced_pod,
+        "default",
+        condition=lambda pods: ready_count(3)(pods) and by_ip["127.0.0.3"] not in pods,
+    )
+    assert sorted(pod.status.pod_ip for pod in after.values()) == sorted(by_ip)

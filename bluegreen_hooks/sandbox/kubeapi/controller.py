@@ -9,12 +9,12 @@ with Ready=False and unready containers, like a pod whose readiness probe never 
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -97,39 +97,39 @@ class Controller:
         return self.store.closed or self._kicked or self.store.rv != seen_rv
 
     def reconcile(self) -> float | None:
-        """One pass over all pods and workloads; returns the next readiness deadline, if any."""
+        """One pass over all pods and workloads; returns the next readiness deadline, if any.
+
+        It reads the store's snapshots (no copies) and each workload's pods from the store's
+        owner index, so a pass costs O(objects), however many workloads there are.
+        """
         now = time.monotonic()
         next_due: float | None = None
-        pods = self.store.objects("pods")
-        used_ips = {(p.get("status") or {}).get("podIP") for p in pods}
+        pods = self.store.snapshots("pods")
+        free_ips = _free_ips({(p.get("status") or {}).get("podIP") for p in pods})
         for pod in pods:
             if (pod.get("status") or {}).get("phase") != "Pending":
                 continue
             born = self.store.born(pod["metadata"]["uid"])
             due = (now if born is None else born) + self._ready_delay
             if due <= now:
-                self._start_pod(pod, used_ips)
+                self._start_pod(pod, next(free_ips))
             else:
                 next_due = due if next_due is None else min(next_due, due)
-        for rc in self.store.objects("replicationcontrollers"):
+        for rc in self.store.snapshots("replicationcontrollers"):
             self._sync_workload(rc, deployment=False)
-        for deployment in self.store.objects("deployments"):
+        for deployment in self.store.snapshots("deployments"):
             self._sync_workload(deployment, deployment=True)
         return next_due
 
     # ------------------------------------------------------------------ pods
 
-    def _start_pod(self, pod: Obj, used_ips: set[Any]) -> None:
+    def _start_pod(self, pod: Obj, ip: str) -> None:
         containers = pod["spec"].get("containers") or []
         broken = bool(self.broken_marker) and any(
             self.broken_marker in str(c.get("image", "")) for c in containers
         )
-        ip = _FIRST_POD_IP
-        while str(ip) in used_ips:
-            ip += 1
-        used_ips.add(str(ip))
-        pod["status"] = running_pod_status(pod, str(ip), ready=not broken)
-        stored = self.store.put("pods", pod)
+        status = running_pod_status(pod, ip, ready=not broken)
+        stored = self.store.put("pods", {**pod, "status": status})
         if not broken:
             meta = stored["metadata"]
             self.ready_events.append(
@@ -161,9 +161,9 @@ class Controller:
         if annotations:
             metadata["annotations"] = annotations
         namespace = owner_meta["namespace"]
-        while self.store.get("pods", namespace, metadata["name"]) is not None:
+        while self.store.snapshot("pods", namespace, metadata["name"]) is not None:
             metadata["name"] = f"{owner_meta['name']}-{random_suffix()}"
-        body = {"metadata": metadata, "spec": copy.deepcopy(template.get("spec") or {})}
+        body = {"metadata": metadata, "spec": template.get("spec") or {}}  # prepare_create copies
         try:
             pod = prepare_create(KINDS["pods"], body, namespace)
         except ApiError as exc:
@@ -177,9 +177,7 @@ class Controller:
         meta, spec = owner["metadata"], owner.get("spec") or {}
         template = spec.get("template") or {}
         desired = int(spec.get("replicas", 1))
-        pods = [
-            p for p in self.store.objects("pods", meta["namespace"]) if owner_uid(p) == meta["uid"]
-        ]
+        pods = self._owned_pods(owner)
         template_id = template_hash(template) if deployment else None
         if deployment:
             for pod in pods:
@@ -196,11 +194,7 @@ class Controller:
         if len(pods) < desired:
             for _ in range(desired - len(pods)):
                 self._create_pod(owner, template, template_id)
-            pods = [
-                p
-                for p in self.store.objects("pods", meta["namespace"])
-                if owner_uid(p) == meta["uid"]
-            ]
+            pods = self._owned_pods(owner)
         elif len(pods) > desired:
             # Scale down unready pods first, then the youngest, as the real controllers do.
             def rank(pod: Obj) -> tuple[bool, float]:
@@ -209,16 +203,27 @@ class Controller:
             victims = sorted(pods, key=rank)[: len(pods) - desired]
             for pod in victims:
                 self.store.delete("pods", meta["namespace"], pod["metadata"]["name"])
-            pods = [p for p in pods if p not in victims]
+            gone = {pod["metadata"]["name"] for pod in victims}
+            pods = [p for p in pods if p["metadata"]["name"] not in gone]
         status = (
             self._deployment_status(owner, pods, desired)
             if deployment
             else self._rc_status(owner, pods)
         )
         if status != owner.get("status"):
-            owner["status"] = status
             kind = "deployments" if deployment else "replicationcontrollers"
-            self.store.put(kind, owner)
+            self.store.put(kind, {**owner, "status": status})
+
+    def _owned_pods(self, owner: Obj) -> list[Obj]:
+        """The pods (snapshots, by name) whose controlling owner is `owner`."""
+        meta = owner["metadata"]
+        return [
+            pod
+            for plural, pod in self.store.dependents(meta["uid"])
+            if plural == "pods"
+            and pod["metadata"].get("namespace") == meta["namespace"]
+            and owner_uid(pod) == meta["uid"]
+        ]
 
     @staticmethod
     def _rc_status(rc: Obj, pods: list[Obj]) -> Obj:
@@ -298,6 +303,15 @@ class Controller:
         if desired - ready > 0:
             status["unavailableReplicas"] = desired - ready
         return status
+
+
+def _free_ips(used: set[Any]) -> Iterator[str]:
+    """Pod IPs from 127.0.0.2 up that are not in `used`, lowest first."""
+    ip = _FIRST_POD_IP
+    while True:
+        if str(ip) not in used:
+            yield str(ip)
+        ip += 1
 
 
 def _max_unavailable(spec: Obj, desired: int) -> int:

@@ -19,6 +19,7 @@ from .selectors import (
     valid_label_key,
     valid_label_value,
 )
+from .store import clone
 
 Obj = dict[str, Any]
 
@@ -189,7 +190,7 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, subresource: str = "") -> Ob
 def _check_envelope(kind: Kind, body: Any) -> Obj:
     if not isinstance(body, dict):
         raise bad_request(f"the body of the request is not a {kind.kind} object")
-    obj = copy.deepcopy(body)
+    obj = clone(body)
     if obj.get("apiVersion") not in (None, "", kind.api_version):
         raise bad_request(
             f"the API version in the data ({obj['apiVersion']}) does not match the expected API "

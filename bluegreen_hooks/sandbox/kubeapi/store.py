@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from typing import Any, NamedTuple
 
 Obj = dict[str, Any]
+Key = tuple[str, str, str]  # (plural, namespace, name)
 
 
 class Event(NamedTuple):
@@ -28,20 +28,37 @@ class Expired(Exception):
         super().__init__(f"too old resource version: {requested} ({oldest})")
 
 
+def clone(obj: Obj) -> Obj:
+    """A deep copy of a JSON-shaped object (dicts, lists, scalars); several times faster than
+    copy.deepcopy, which matters because every write and every read copies a whole object."""
+    return {key: _clone(value) for key, value in obj.items()}
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clone(item) for item in value]
+    return value
+
+
 class Store:
     """Thread-safe object store.
 
     Every method takes `cond` (a re-entrant Condition), so callers may hold it across several
     calls to make a read-check-write atomic. Every write stamps the next resourceVersion,
     records an event and notifies all waiters (watches and the controller). Stored dicts are
-    never mutated in place: writes store a deep copy and reads hand out deep copies, so event
-    snapshots can be serialised without the lock.
+    never mutated in place: writes store a copy, `get` and `objects` hand out copies, and
+    `snapshot`, `snapshots` and `dependents` hand out the stored dicts themselves, which
+    callers must only read. So event snapshots can be serialised without the lock.
     """
 
     def __init__(self, history_size: int = 10000) -> None:
         self.cond = threading.Condition(threading.RLock())
         self.closed = False
-        self._objects: dict[tuple[str, str, str], Obj] = {}
+        # plural -> (namespace, name) -> stored snapshot
+        self._objects: defaultdict[str, dict[tuple[str, str], Obj]] = defaultdict(dict)
+        self._dependents: defaultdict[str, set[Key]] = defaultdict(set)  # owner uid -> keys
         self._rv = 0
         self._history: deque[Event] = deque(maxlen=max(1, history_size))
         self._compacted_rv = 0  # events with rv <= this are no longer retained
@@ -53,47 +70,64 @@ class Store:
         return self._rv
 
     def get(self, plural: str, namespace: str, name: str) -> Obj | None:
-        with self.cond:
-            obj = self._objects.get((plural, namespace, name))
-            return copy.deepcopy(obj) if obj is not None else None
+        obj = self.snapshot(plural, namespace, name)
+        return clone(obj) if obj is not None else None
 
-    def objects(self, plural: str, namespace: str | None = None) -> list[Obj]:
-        """Objects of one resource, sorted by (namespace, name); namespace None means all."""
+    def snapshot(self, plural: str, namespace: str, name: str) -> Obj | None:
+        """The stored object itself (read only), or None."""
         with self.cond:
-            keys = sorted(
-                key
-                for key in self._objects
-                if key[0] == plural and (namespace is None or key[1] == namespace)
-            )
-            return [copy.deepcopy(self._objects[key]) for key in keys]
+            return self._objects[plural].get((namespace, name))
+
+    def snapshots(self, plural: str, namespace: str | None = None) -> list[Obj]:
+        """Stored objects of one resource (read only), sorted by (namespace, name); namespace
+        None means all."""
+        with self.cond:
+            objects = self._objects[plural]
+            keys = sorted(key for key in objects if namespace is None or key[0] == namespace)
+            return [objects[key] for key in keys]
+
+    def dependents(self, uid: str) -> list[tuple[str, Obj]]:
+        """(plural, stored object) of every object with an ownerReference to `uid`, sorted by
+        (plural, namespace, name); read only."""
+        with self.cond:
+            return [
+                (plural, self._objects[plural][namespace, name])
+                for plural, namespace, name in sorted(self._dependents.get(uid, ()))
+            ]
 
     def put(self, plural: str, obj: Obj) -> Obj:
         """Create or replace `obj` (keyed by its metadata), stamping a new resourceVersion."""
         with self.cond:
             meta = obj["metadata"]
-            key = (plural, meta.get("namespace", ""), meta["name"])
-            event_type = "MODIFIED" if key in self._objects else "ADDED"
-            stored = copy.deepcopy(obj)
+            key = (meta.get("namespace", ""), meta["name"])
+            old = self._objects[plural].get(key)
+            stored = clone(obj)
             self._rv += 1
             stored["metadata"]["resourceVersion"] = str(self._rv)
-            self._objects[key] = stored
-            if event_type == "ADDED":
+            self._objects[plural][key] = stored
+            if old is None:
+                event_type = "ADDED"
                 self._born[meta["uid"]] = time.monotonic()
-            self._record(Event(self._rv, event_type, plural, key[1], stored))
-            return copy.deepcopy(stored)
+            else:
+                event_type = "MODIFIED"
+                self._index_owners(plural, old, add=False)
+            self._index_owners(plural, stored, add=True)
+            self._record(Event(self._rv, event_type, plural, key[0], stored))
+            return clone(stored)
 
     def delete(self, plural: str, namespace: str, name: str) -> Obj | None:
         """Remove an object; returns its final snapshot (with the deletion's resourceVersion)."""
         with self.cond:
-            old = self._objects.pop((plural, namespace, name), None)
+            old = self._objects[plural].pop((namespace, name), None)
             if old is None:
                 return None
+            self._index_owners(plural, old, add=False)
             self._rv += 1
-            final = copy.deepcopy(old)
+            final = clone(old)
             final["metadata"]["resourceVersion"] = str(self._rv)
             self._born.pop(final["metadata"].get("uid", ""), None)
             self._record(Event(self._rv, "DELETED", plural, namespace, final))
-            return copy.deepcopy(final)
+            return clone(final)
 
     def born(self, uid: str) -> float | None:
         """time.monotonic() when the object with this uid was created, if it still exists."""
@@ -118,6 +152,21 @@ class Store:
         with self.cond:
             self.closed = True
             self.cond.notify_all()
+
+    def _index_owners(self, plural: str, obj: Obj, add: bool) -> None:
+        meta = obj["metadata"]
+        key = (plural, meta.get("namespace", ""), meta["name"])
+        refs = meta.get("ownerReferences")
+        for ref in refs if isinstance(refs, list) else []:
+            uid = ref.get("uid") if isinstance(ref, dict) else None
+            if not isinstance(uid, str):
+                continue
+            if add:
+                self._dependents[uid].add(key)
+            else:
+                self._dependents[uid].discard(key)
+                if not self._dependents[uid]:
+                    del self._dependents[uid]
 
     def _record(self, event: Event) -> None:
         if len(self._history) == self._history.maxlen:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -18,7 +17,7 @@ from .selectors import (
     parse_label_selector,
 )
 from .services import assign_network
-from .store import Store
+from .store import Store, clone
 from .watch import stream_events
 
 Obj = dict[str, Any]
@@ -62,8 +61,8 @@ class ResourceApi:
         with self.store.cond:
             rv = self.store.rv
             items = [
-                obj
-                for obj in self.store.objects(kind.plural, namespace)
+                clone(obj)
+                for obj in self.store.snapshots(kind.plural, namespace)
                 if labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)
             ]
         metadata: Obj = {"resourceVersion": str(rv)}
@@ -118,11 +117,12 @@ class ResourceApi:
 
     def create(self, kind: Kind, namespace: str, body: Any, dry_run: bool = False) -> Obj:
         with self.store.cond:
-            if kind.namespaced and self.store.get("namespaces", "", namespace) is None:
+            if kind.namespaced and self.store.snapshot("namespaces", "", namespace) is None:
                 raise not_found("namespaces", namespace)
             obj = objects.prepare_create(kind, body, namespace)
-            name = obj["metadata"]["name"]
-            if self.store.get(kind.plural, obj["metadata"].get("namespace", ""), name) is not None:
+            meta = obj["metadata"]
+            name = meta["name"]
+            if self.store.snapshot(kind.plural, meta.get("namespace", ""), name) is not None:
                 raise already_exists(kind.plural, name, kind.group)
             if kind.plural == "services":
                 assign_network(obj, None, self._other_services(obj))
@@ -216,7 +216,7 @@ class ResourceApi:
         policy = self._policy(query, options)
         labels, fields = _selectors(kind, query)
         with self.store.cond:
-            for obj in self.store.objects(kind.plural, namespace):
+            for obj in self.store.snapshots(kind.plural, namespace):
                 if not (labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)):
                     continue
                 if kind.plural == "namespaces" and obj["metadata"]["name"] in PROTECTED_NAMESPACES:
@@ -244,7 +244,7 @@ class ResourceApi:
         meta = service["metadata"]
         return [
             s
-            for s in self.store.objects("services")
+            for s in self.store.snapshots("services")
             if (s["metadata"]["namespace"], s["metadata"]["name"])
             != (meta["namespace"], meta["name"])
         ]
@@ -290,18 +290,16 @@ class ResourceApi:
         if kind.plural == "namespaces":
             for other in KINDS.values():
                 if other.namespaced:
-                    for child in self.store.objects(other.plural, meta["name"]):
+                    for child in self.store.snapshots(other.plural, meta["name"]):
                         self.store.delete(other.plural, meta["name"], child["metadata"]["name"])
             return self._final(kind, obj)
-        dependents = [
+        children = self.store.dependents(meta["uid"]) if namespace else []
+        dependents = [  # in the order of KINDS, then by name
             (other, child)
             for other in KINDS.values()
-            if other.namespaced and namespace
-            for child in self.store.objects(other.plural, namespace)
-            if any(
-                ref.get("uid") == meta["uid"]
-                for ref in child["metadata"].get("ownerReferences") or []
-            )
+            if other.namespaced
+            for plural, child in children
+            if plural == other.plural and child["metadata"].get("namespace") == namespace
         ]
         if policy == "Orphan":
             for other, child in dependents:
@@ -310,7 +308,7 @@ class ResourceApi:
                     for ref in child["metadata"]["ownerReferences"]
                     if ref.get("uid") != meta["uid"]
                 ]
-                child = copy.deepcopy(child)
+                child = clone(child)
                 if refs:
                     child["metadata"]["ownerReferences"] = refs
                 else:

@@ -67,7 +67,7 @@ def stream_events(
             cursor = store.rv
             initial = [
                 obj
-                for obj in store.objects(plural, namespace)
+                for obj in store.snapshots(plural, namespace)
                 if labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)
             ]
         else:
