@@ -183,31 +183,38 @@ def _active_color(elb_name: str, ports: Ports, listeners: tuple[Listener, ...]) 
 def switch_listeners(
     client: ElasticLoadBalancingClient, elb_name: str, listeners: Iterable[Listener], port: int
 ) -> list[int]:
-    """Point each listener at `port`, one at a time: delete, then re-create at once, as it was."""
+    """Point each listener at `port`, one at a time: delete, then re-create at once, as it was.
+
+    If one cannot be re-created, every listener already moved goes back to where it was, so
+    the load balancer never stays split between two colors.
+    """
     log = get_logger()
-    moved: list[int] = []
+    moved: list[Listener] = []
     for listener in listeners:
         if listener.instance_port == port:
             continue
-        client.delete_load_balancer_listeners(
-            LoadBalancerName=elb_name, LoadBalancerPorts=[listener.port]
-        )
         try:
-            _create_listener(client, elb_name, listener, port)
+            _repoint(client, elb_name, listener, port)
         except Exception as exc:
-            _restore_listener(client, elb_name, listener)
+            restored = _put_back(client, elb_name, [listener, *moved])
             raise DeployFailed(
-                f"could not re-create listener {listener.port} -> {port}: {exc}; "
-                f"restored it to {listener.instance_port}"
+                f"could not point listener {listener.port} at port {port}: {exc}",
+                hint="every listener is back where it was; retry"
+                if restored
+                else "some listeners could not be put back: check `bluegreen status`, "
+                "then `bluegreen repair --color C`",
             ) from exc
         log.info("listener switched", listener=listener.port, instance_port=port)
-        moved.append(listener.port)
-    return moved
+        moved.append(listener)
+    return [listener.port for listener in moved]
 
 
-def _create_listener(
+def _repoint(
     client: ElasticLoadBalancingClient, elb_name: str, listener: Listener, port: int
 ) -> None:
+    client.delete_load_balancer_listeners(
+        LoadBalancerName=elb_name, LoadBalancerPorts=[listener.port]
+    )
     client.create_load_balancer_listeners(
         LoadBalancerName=elb_name,
         Listeners=[listener.pointed_at(port)],  # type: ignore[list-item]
@@ -220,13 +227,20 @@ def _create_listener(
         )
 
 
-def _restore_listener(
-    client: ElasticLoadBalancingClient, elb_name: str, listener: Listener
-) -> None:
-    try:
-        _create_listener(client, elb_name, listener, listener.instance_port)
-    except Exception as exc:
-        get_logger().error("could not restore listener", listener=listener.port, error=str(exc))
+def _put_back(
+    client: ElasticLoadBalancingClient, elb_name: str, listeners: Iterable[Listener]
+) -> bool:
+    """Re-create each listener as it was; returns whether all of them made it."""
+    restored = True
+    for listener in listeners:
+        try:
+            _repoint(client, elb_name, listener, listener.instance_port)
+        except Exception as exc:
+            get_logger().error(
+                "could not put listener back", listener=listener.port, error=str(exc)
+            )
+            restored = False
+    return restored
 
 
 def configure_health_check(
