@@ -81,14 +81,10 @@ def measure(world: World, runs: int) -> list[Section]:
                 )
             ],
             notes=[
-                "The time less the wait grows with the number of replicas mostly in the "
-                "emulated Kubernetes, which creates, deletes and marks Ready every pod in "
-                "Python on the same cores (a deploy deletes the old workload with foreground "
-                "propagation and waits until its pods are gone); the request counts show "
-                "that the tool's own requests do not grow with pods. The interval from the "
-                "last pod Ready to the first listener change grows too: the emulator marks "
-                "the pods Ready and updates the workload's status in the same process as "
-                "the benchmark, and the deploy learns it from that status.",
+                "The emulated Kubernetes creates, deletes and marks Ready every pod in "
+                "Python on the same two cores as the tool and the benchmark, so the time "
+                "less the wait also carries the emulator's own work per pod; the request "
+                "counts are the tool's alone.",
                 f"AWS requests of a deploy (median run of the first case): {actions}.",
                 "The baseline (seed's flow) makes 8 `aws` calls per deploy, each a process "
                 "of its own (3 reads, 4 listener calls, the health check), and one "
