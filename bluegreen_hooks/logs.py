@@ -6,7 +6,8 @@ structlog is imported on first use, so a command that logs nothing (`status`) pa
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Literal, TextIO
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -46,18 +47,23 @@ def _ensure_configured() -> None:
 
     out = _stream()
     use_console = _use_console(out)
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer(colors=out.isatty())
-        if use_console
-        else structlog.processors.JSONRenderer()
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
+    processors: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+    ]
+    if use_console:
+        processors += [
+            structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
+            _context_last,
+            structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False),
+        ]
+    else:
+        processors += [
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
+            structlog.processors.JSONRenderer(),
+        ]
+    structlog.configure(
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
@@ -66,6 +72,17 @@ def _ensure_configured() -> None:
     structlog.contextvars.bind_contextvars(**_pending)
     _pending.clear()
     _configured = True
+
+
+def _context_last(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """On a terminal, what a line says comes before the run context every line repeats."""
+    import structlog
+
+    context = structlog.contextvars.get_contextvars()
+    own = {k: v for k, v in event_dict.items() if k not in context or context[k] != v}
+    return {**own, **{k: v for k, v in event_dict.items() if k not in own}}
 
 
 def bind(**context: object) -> None:
