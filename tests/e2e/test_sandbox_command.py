@@ -11,6 +11,14 @@ import sys
 from pathlib import Path
 
 
+def _json_or_none(line: str) -> dict[str, str] | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     env: dict[str, str] = {}
     for line in path.read_text().splitlines():
@@ -28,8 +36,12 @@ def test_sandbox_serves_aws_and_kubernetes_until_interrupted(tmp_path: Path) -> 
     )
     try:
         assert sandbox.stderr is not None
-        started = json.loads(sandbox.stderr.readline())
-        assert started["event"].startswith("sandbox running")
+        started = next(
+            entry
+            for entry in map(_json_or_none, sandbox.stderr)
+            if entry and entry.get("event", "").startswith("sandbox running")
+        )
+        assert started["env_file"] == str(env_file)
         env = read_env_file(env_file)
         assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
         assert Path(env["KUBECONFIG"]).is_file()
