@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.errors import DeployFailed
@@ -33,7 +32,8 @@ class ClusterReadiness:
 class ReadinessProbe:
     """Started at once; `result()` waits for the child's answer."""
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: str | None) -> None:
+        config = ["--config", config_path] if config_path else []
         self._child = subprocess.Popen(
             [
                 sys.executable,
@@ -42,10 +42,9 @@ class ReadinessProbe:
                 "readiness",
                 "--output",
                 "json",
-                "--config",
-                str(config_path),
                 "--log-format",
                 "json",
+                *config,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from bluegreen_hooks import lifecycle, logs
-from bluegreen_hooks.commands.common import config_from, new_deployment_id
 from bluegreen_hooks.readiness_probe import ReadinessProbe
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from(args)
-    probe = None if args.force else ReadinessProbe(config.path)
+    # The readiness check is the slowest part of an "oops": start it before anything else.
+    # The child finds the config exactly as this process does (same arguments, cwd, env).
+    probe = None if args.force else ReadinessProbe(args.config)
     try:
+        from bluegreen_hooks import lifecycle, logs
+        from bluegreen_hooks.commands.common import config_from, new_deployment_id
+
+        config = config_from(args)
         deployment_id = new_deployment_id("rollback")
         logs.bind(deployment_id=deployment_id)
         rollback_run = lifecycle.Run(config=config, deployment_id=deployment_id)
