@@ -243,6 +243,15 @@ def _put_back(
     return restored
 
 
+def point_at(
+    client: ElasticLoadBalancingClient, router: Router, check: HealthCheck, port: int
+) -> list[int]:
+    """Every public listener, then the health check, to `port`; returns the listeners moved."""
+    moved = switch_listeners(client, router.elb_name, router.listeners, port)
+    configure_health_check(client, router, check, port)
+    return moved
+
+
 def configure_health_check(
     client: ElasticLoadBalancingClient, router: Router, check: HealthCheck, port: int
 ) -> bool:

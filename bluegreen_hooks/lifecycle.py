@@ -175,8 +175,7 @@ def release(run: Run, plan: Plan, router: elb.Router) -> None:
 def switch(run: Run, plan: Plan, router: elb.Router) -> None:
     """Step 6: every public listener, then the health check, to the new color's port."""
     run.step("switch")
-    moved = elb.switch_listeners(run.elb_client, router.elb_name, router.listeners, plan.port)
-    elb.configure_health_check(run.elb_client, router, run.config.health_check, plan.port)
+    moved = elb.point_at(run.elb_client, router, run.config.health_check, plan.port)
     log = logs.get_logger()
     if moved:
         log.info("traffic switched", color=plan.color, port=plan.port, listeners=moved)
@@ -224,8 +223,7 @@ def _fall_back(run: Run, router: elb.Router, color: Color) -> None:
         logs.get_logger().error("old color not Ready either; traffic left as is", color=previous)
         return
     port = router.ports.of(previous)
-    elb.switch_listeners(run.elb_client, router.elb_name, router.listeners, port)
-    elb.configure_health_check(run.elb_client, router, run.config.health_check, port)
+    elb.point_at(run.elb_client, router, run.config.health_check, port)
     logs.get_logger().warning("traffic returned to the old color", color=previous, port=port)
 
 
@@ -242,8 +240,7 @@ def rollback(run: Run, *, probe: ReadinessProbe | None) -> Color:
     if probe is not None:
         _check_rollback_allowed(probe.result(), target)
     port = router.ports.of(target)
-    elb.switch_listeners(run.elb_client, router.elb_name, router.listeners, port)
-    elb.configure_health_check(run.elb_client, router, run.config.health_check, port)
+    elb.point_at(run.elb_client, router, run.config.health_check, port)
     log.info("rolled back", color=target, port=port, commit=router.commits.get(target))
     return target
 

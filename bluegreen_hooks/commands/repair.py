@@ -16,7 +16,6 @@ def run(args: argparse.Namespace) -> int:
     router = elb.read_router(client, config, repairing=color)
     port = router.ports.of(color)
     logs.bind(step="repair", new_color=color)
-    moved = elb.switch_listeners(client, router.elb_name, router.listeners, port)
-    elb.configure_health_check(client, router, config.health_check, port)
+    moved = elb.point_at(client, router, config.health_check, port)
     logs.get_logger().info("router repaired", color=color, port=port, listeners=moved)
     return 0
