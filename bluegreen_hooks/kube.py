@@ -32,7 +32,6 @@ _COLLECTIONS = {
     "ReplicationController": "/api/v1/namespaces/{ns}/replicationcontrollers",
     "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
     "Pod": "/api/v1/namespaces/{ns}/pods",
-    "Lease": "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
 }
 _WORKLOAD_KINDS = ("ReplicationController", "Deployment")
 
@@ -131,37 +130,32 @@ class Cluster:
 
     def apply_services(
         self, services: tuple[Manifest, ...], application: str, color: Color
-    ) -> bool:
+    ) -> None:
         """Recreate the color's Services unless they already match; drop stale ones."""
         wanted = {s["metadata"]["name"]: s for s in services}
         existing = {
             s["metadata"]["name"]: _hash(s)
             for s in self._list("Service", labelSelector=_selector(application, color))
         }
-        changed = False
         for name, current_hash in existing.items():
             if name not in wanted or current_hash != _hash(wanted[name]):
                 self._delete("Service", name)
-                changed = True
         for name, manifest in wanted.items():
-            if existing.get(name) == _hash(manifest):
-                continue
-            self._create(manifest)
-            get_logger().info("service created", service=name)
-            changed = True
-        return changed
+            if existing.get(name) != _hash(manifest):
+                self._create(manifest)
+                get_logger().info("service created", service=name)
 
     # --- workloads ------------------------------------------------------------
 
     def replace_workloads(
         self, workloads: tuple[Manifest, ...], application: str, color: Color
-    ) -> bool:
+    ) -> None:
         """Remove the color's old workloads and pods, then create the new ones (unless current)."""
         existing = self._workloads(application, color)
         current = {(w["kind"], w["metadata"]["name"]): _hash(w) for w in existing}
         wanted = {(m["kind"], m["metadata"]["name"]): _hash(m) for m in workloads}
         if current == wanted:
-            return False
+            return
         for workload in existing:
             self._delete(workload["kind"], workload["metadata"]["name"])
         self._delete_pods(application, color)
@@ -170,7 +164,6 @@ class Cluster:
             get_logger().info(
                 "workload created", kind=manifest["kind"], workload=manifest["metadata"]["name"]
             )
-        return True
 
     def _workloads(self, application: str, color: Color | None) -> list[Object]:
         """The application's workloads of one color (or of both), each with its kind."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_elb import ElasticLoadBalancingClient
 
     from bluegreen_hooks.kube import Cluster
+    from bluegreen_hooks.readiness import Readiness
     from bluegreen_hooks.readiness_probe import ClusterReadiness, ReadinessProbe
 
 PLAN_PREFIX = "bluegreen-plan-"
@@ -70,12 +71,18 @@ def bind_plan(plan: Plan) -> None:
 # --- BeforeInstall ------------------------------------------------------------
 
 
-def prepare(run: Run) -> Plan:
-    """Preflight and plan: config, router, cluster, namespace, templates. Touches nothing."""
-    log = logs.get_logger()
+def preflight(run: Run) -> elb.Router:
+    """The router is consistent, the Kubernetes API answers and the namespace exists."""
     run.step("preflight")
     router = run.router()
     run.cluster.check_namespace()
+    return router
+
+
+def prepare(run: Run) -> Plan:
+    """Preflight and plan: config, router, cluster, namespace, templates. Touches nothing."""
+    log = logs.get_logger()
+    router = preflight(run)
     commit = resolve_commit(
         run.commit, bundle_root=run.bundle_root, application=run.config.application_name
     )
@@ -96,9 +103,7 @@ def before_install(run: Run) -> Plan:
     """
     saved = load_plan(run)
     if saved is not None:
-        run.step("preflight")
-        run.router()
-        run.cluster.check_namespace()
+        preflight(run)
         logs.get_logger().info("plan already saved; keeping it", color=saved.color)
         return saved
     plan = prepare(run)
@@ -201,10 +206,10 @@ def validate_service(run: Run, plan: Plan | None = None) -> None:
             f"traffic is on {router.active}, but the plan put it on {color}",
             hint="someone switched since; check `bluegreen status`",
         )
-    application = run.config.application_name
-    readiness = run.cluster.readiness(application, color)
+    colors = run.cluster.readiness_by_color(run.config.application_name)
+    readiness = colors[color]
     if not readiness.complete:
-        _fall_back(run, router, color)
+        _fall_back(run, router, colors[router.idle])
         raise ValidationFailed(
             f"{color} is live but only {readiness.ready}/{readiness.desired} replicas are Ready"
         )
@@ -217,9 +222,9 @@ def validate_service(run: Run, plan: Plan | None = None) -> None:
     logs.get_logger().info("validated", color=color, port=port, ready=readiness.ready)
 
 
-def _fall_back(run: Run, router: elb.Router, color: Color) -> None:
+def _fall_back(run: Run, router: elb.Router, previous_readiness: Readiness) -> None:
     previous = router.idle
-    if not run.cluster.readiness(run.config.application_name, previous).complete:
+    if not previous_readiness.complete:
         logs.get_logger().error("old color not Ready either; traffic left as is", color=previous)
         return
     port = router.ports.of(previous)

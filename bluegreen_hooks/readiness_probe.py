@@ -11,7 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from bluegreen_hooks.colors import Color
+from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.errors import DeployFailed
 
 
@@ -65,7 +65,7 @@ class ReadinessProbe:
         data = json.loads(out)
         lock = data.get("lock") or {}
         return ClusterReadiness(
-            colors={color: ColorReadiness(**data[color]) for color in ("blue", "green")},
+            colors={color: ColorReadiness(**data[color]) for color in COLORS},
             lock_holder=lock.get("holder"),
             lock_until=lock.get("until"),
         )
