@@ -71,18 +71,18 @@ def bind_plan(plan: Plan) -> None:
 # --- BeforeInstall ------------------------------------------------------------
 
 
-def preflight(run: Run) -> elb.Router:
-    """The router is consistent, the Kubernetes API answers and the namespace exists."""
+def preflight(run: Run, router: elb.Router | None = None) -> elb.Router:
+    """The router is consistent (unless just read), the API answers, the namespace exists."""
     run.step("preflight")
-    router = run.router()
+    router = router or run.router()
     run.cluster.check_namespace()
     return router
 
 
-def prepare(run: Run) -> Plan:
+def prepare(run: Run, router: elb.Router | None = None) -> Plan:
     """Preflight and plan: config, router, cluster, namespace, templates. Touches nothing."""
     log = logs.get_logger()
-    router = preflight(run)
+    router = preflight(run, router)
     commit = resolve_commit(
         run.commit, bundle_root=run.bundle_root, application=run.config.application_name
     )

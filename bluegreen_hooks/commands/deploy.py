@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
                 commit=args.commit,
             )
             return 0
-    plan = lifecycle.prepare(deploy_run)
+    plan = lifecycle.prepare(deploy_run, router)
     lifecycle.application_start(deploy_run, plan)
     lifecycle.validate_service(deploy_run, plan)
     logs.get_logger().info("deployed", color=plan.color, port=plan.port, commit=plan.commit)
