@@ -192,10 +192,19 @@ class Cluster:
         try:
             self.rest.create(self._collection(manifest["kind"]), manifest)
         except ApiException as exc:
+            if exc.status == 409 and self._already_created(manifest):
+                return
             raise DeployFailed(
                 f"Kubernetes refused {manifest['kind']} {manifest['metadata']['name']}: "
                 f"{describe_api_error(exc)}"
             ) from exc
+
+    def _already_created(self, manifest: Manifest) -> bool:
+        """After 409: whether the object there is this very manifest (a retried POST that had
+        landed, or a rerun after a crash), by its content hash."""
+        wanted = _hash(manifest)
+        existing = self.rest.find(self._path(manifest["kind"], manifest["metadata"]["name"]))
+        return wanted is not None and existing is not None and _hash(existing) == wanted
 
     def _wait_until_empty(self, kind: str, *, timeout: float = 120, **selector: str) -> None:
         """Watch until nothing matches (deletion can take a while on a real cluster)."""

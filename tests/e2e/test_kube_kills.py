@@ -1,0 +1,71 @@
+"""kill -9 of a deploy at each Kubernetes step boundary; rerunning it converges.
+
+Each kill leaves the dead deploy's Lease behind: the rerun (a new deployment id) must take it
+over within one lease duration, without `unlock`, and end with every listener on one color
+whose pods are all Ready, and the lock free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.e2e.crash import FAST_LEASE, assert_converged, run_until_killed
+from tests.e2e.world import App, lease
+
+V1 = "1111111aaaaaaaa"
+V2 = "2222222bbbbbbbb"
+
+KillPoint = Callable[[App], tuple[str, str]]
+
+# (method, request target fragment) of the request after which the deploy of V2 to blue dies.
+KILL_POINTS: dict[str, KillPoint] = {
+    "after the lock is taken": lambda app: ("POST", "/leases"),
+    "after the service apply": lambda app: ("POST", "/services"),
+    "after the workload replace": lambda app: ("POST", "/deployments"),
+    "at the start of the wait": lambda app: (
+        "GET",
+        f"/deployments?fieldSelector=metadata.name={app.name}-blue",
+    ),
+    "during the wait": lambda app: ("WATCH", f"fieldSelector=metadata.name={app.name}-blue"),
+}
+
+
+def deploy(app: App, commit: str) -> str:
+    result = app.bluegreen("deploy", "--commit", commit, env=FAST_LEASE)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+@pytest.fixture
+def slow_pods(app: App) -> Iterator[None]:
+    """New pods take a moment to be Ready, so a deploy surely waits on a watch."""
+    kube = app.sandbox.kube
+    before = kube.ready_delay
+    kube.ready_delay = 1.0
+    yield None
+    kube.ready_delay = before
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_deploy_killed_at_a_kubernetes_step_converges_when_rerun(
+    app: App, slow_pods: None, point: str
+) -> None:
+    deploy(app, V1)  # green live with V1; the next deploy targets blue
+    method, fragment = KILL_POINTS[point](app)
+
+    run_until_killed(
+        app,
+        "deploy",
+        "--commit",
+        V2,
+        arm=lambda kill: app.sandbox.kube.faults.after(method, fragment, kill),
+    )
+    assert lease(app) is not None  # the dead deploy's lock is left behind
+    assert {listener["InstancePort"] for listener in app.listeners().values()} == {app.green}
+
+    rerun = deploy(app, V2)
+
+    assert "taking over the lock from a deploy that stopped renewing it" in rerun
+    assert_converged(app, "blue", V2)
