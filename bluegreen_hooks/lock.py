@@ -295,9 +295,8 @@ class HeldLock:
         get_logger().error("lost the deploy lock", why=self._lost, lock=self.lock.name)
 
     def check(self) -> None:
-        """Before changing traffic: the Lease must still be ours (renewed now if it is late)."""
-        if self._lost is None and time.monotonic() - self._renewed > self.duration / 2:
-            self._renew()
+        """Before changing traffic: renew the Lease now, which fails if it is no longer ours."""
+        self._renew()
         if self._lost is not None:
             now = self.lock.read()
             error = LockHeld if now is not None else DeployFailed
