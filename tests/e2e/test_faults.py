@@ -109,10 +109,10 @@ def test_an_unknown_load_balancer_stops_at_once_even_when_aws_is_throttling(
 @pytest.mark.parametrize(
     ("method", "path", "status", "says"),
     [
-        ("*", "/leases", 403, "forbidden"),
-        ("POST", "/services", 403, "forbidden"),
-        ("POST", "/deployments", 403, "forbidden"),
-        ("POST", "/deployments", 422, "Invalid"),
+        ("*", "/leases", 403, "Kubernetes refused GET /apis/coordination.k8s.io"),
+        ("POST", "/services", 403, "Kubernetes refused POST /api/v1/namespaces/default/services"),
+        ("POST", "/deployments", 403, "docs/rbac.yaml"),
+        ("POST", "/deployments", 422, "Kubernetes refused Deployment"),
     ],
 )
 def test_a_kubernetes_refusal_stops_with_traffic_untouched(
