@@ -152,3 +152,18 @@ def test_writes_whose_answers_are_lost_are_recognised_when_retried(
     assert result.returncode == 0, result.stderr
     assert faults.kube.faults.injected["response dropped"] - dropped_before == 5
     assert_converged(app, "green", V1)
+
+
+def test_kubernetes_retries_are_bounded(faults: Sandbox, app: App) -> None:
+    faults.kube.faults.transient(1.0, statuses=(500,))
+    faults.kube.reset_counters()
+
+    result = app.bluegreen("readiness")
+    requests = faults.kube.request_count
+    behave(faults)
+
+    assert result.returncode == 1, result.stderr
+    assert "InternalError" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert requests == 5  # the first request, tried five times in all, then given up
+    assert result.stderr.count("Kubernetes request failed; retrying") == 4

@@ -255,3 +255,24 @@ def test_a_bad_lease_duration_is_a_usage_error(app: App, value: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "BLUEGREEN_LEASE_SECONDS" in result.stderr
     assert app.snapshot() == before
+
+
+def test_a_deploy_whose_lock_is_removed_by_force_stops_before_the_switch(
+    app: App, pods_ready_after: Callable[[float], None]
+) -> None:
+    pods_ready_after(30)
+    app.settings(**{"ready-timeout": 30})
+    before = app.listeners()
+    process = start_deploy(app, V1, "d-FORCED")
+    lease_events(app, until=lambda seen: bool(seen))  # it holds the lock now
+
+    forced = app.bluegreen("unlock", "--force")
+    pods_ready_after(0.2)  # let the deploy reach its switch
+    _, stderr = process.communicate(timeout=60)
+
+    assert forced.returncode == 0, forced.stderr
+    assert "deploy d-FORCED on host" in forced.stdout
+    assert process.returncode == 1, stderr
+    assert "lost the deploy lock" in stderr and "it was removed" in stderr
+    assert app.listeners() == before
+    assert lease(app) is None
