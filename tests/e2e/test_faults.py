@@ -3,6 +3,7 @@ succeeds; permanent ones stop it cleanly, with the documented exit code and traf
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -154,16 +155,23 @@ def test_writes_whose_answers_are_lost_are_recognised_when_retried(
     assert_converged(app, "green", V1)
 
 
-def test_kubernetes_retries_are_bounded(faults: Sandbox, app: App) -> None:
-    faults.kube.faults.transient(1.0, statuses=(500,))
+def test_kubernetes_retries_are_bounded_and_wait_as_retry_after_says(
+    faults: Sandbox, app: App
+) -> None:
+    faults.kube.faults.transient(1.0, statuses=(429,), retry_after=1)
     faults.kube.reset_counters()
 
-    result = app.bluegreen("readiness")
+    result = app.bluegreen("readiness", "--log-format", "json")
     requests = faults.kube.request_count
     behave(faults)
 
     assert result.returncode == 1, result.stderr
-    assert "InternalError" in result.stderr
+    assert "TooManyRequests" in result.stderr
     assert "Traceback" not in result.stderr
     assert requests == 5  # the first request, tried five times in all, then given up
-    assert result.stderr.count("Kubernetes request failed; retrying") == 4
+    retries = [
+        json.loads(line)
+        for line in result.stderr.splitlines()
+        if "Kubernetes request failed; retrying" in line
+    ]
+    assert [r["retry_in"] for r in retries] == [1, 1, 1, 1]  # the server's Retry-After

@@ -7,11 +7,15 @@ whose pods are all Ready, and the lock free.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.e2e.crash import FAST_LEASE, assert_converged, run_until_killed
+from tests.e2e.test_hooks import COMMIT, SHIMS, agent_env, run_hook, unpack_bundle
 from tests.e2e.world import App, lease
 
 V1 = "1111111aaaaaaaa"
@@ -69,3 +73,40 @@ def test_a_deploy_killed_at_a_kubernetes_step_converges_when_rerun(
 
     assert "taking over the lock from a deploy that stopped renewing it" in rerun
     assert_converged(app, "blue", V2)
+
+
+def test_an_application_start_hook_killed_while_waiting_is_rerun_at_once(
+    app: App, slow_pods: None
+) -> None:
+    """The rerun of the same hook (same deployment id, same host) is the same holder: it
+    carries on at once instead of waiting for its own dead lease to lapse."""
+    bundle = unpack_bundle(app, "d-HOOKKILL")
+    assert run_hook(app, bundle, "d-HOOKKILL", "BeforeInstall").returncode == 0
+    process: list[subprocess.Popen[str]] = []
+    app.sandbox.kube.faults.after(
+        "WATCH",
+        f"fieldSelector=metadata.name={app.name}-green",
+        lambda: os.kill(process[0].pid, signal.SIGKILL),
+    )
+    process.append(
+        subprocess.Popen(  # the shim execs Python: the same process id
+            [str(bundle / "hooks" / SHIMS["ApplicationStart"])],
+            env={**agent_env(app, "d-HOOKKILL", "ApplicationStart"), **FAST_LEASE},
+            cwd="/",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    )
+    _, stderr = process[0].communicate(timeout=120)
+    app.sandbox.kube.faults.clear()
+    assert process[0].returncode == -signal.SIGKILL, stderr
+    assert lease(app) is not None
+
+    rerun = run_hook(app, bundle, "d-HOOKKILL", "ApplicationStart")
+    validate = run_hook(app, bundle, "d-HOOKKILL", "ValidateService")
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert "waiting to see whether its holder renews it" not in rerun.stderr
+    assert validate.returncode == 0, validate.stderr
+    assert_converged(app, "green", COMMIT)
