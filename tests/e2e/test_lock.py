@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
 import pytest
@@ -275,4 +276,27 @@ def test_a_deploy_whose_lock_is_removed_by_force_stops_before_the_switch(
     assert process.returncode == 1, stderr
     assert "lost the deploy lock" in stderr and "it was removed" in stderr
     assert app.listeners() == before
+    assert lease(app) is None
+
+
+def test_of_two_deploys_started_together_one_runs_and_the_other_exits_3(
+    app: App, pods_ready_after: Callable[[float], None]
+) -> None:
+    pods_ready_after(30)  # the winner waits for pods while the loser looks at the lock
+    before = app.listeners()
+    processes = [start_deploy(app, V1, "d-FIRST"), start_deploy(app, V1, "d-SECOND")]
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = {pool.submit(p.communicate, timeout=60): p for p in processes}
+        done, _ = wait(outcomes, return_when=FIRST_COMPLETED)
+        loser = outcomes[next(iter(done))]
+        assert app.listeners() == before
+        pods_ready_after(0.2)
+    winner = next(p for p in processes if p is not loser)
+    loser_log = next(f.result()[1] for f, p in outcomes.items() if p is loser)
+    winner_log = next(f.result()[1] for f, p in outcomes.items() if p is winner)
+
+    assert loser.returncode == 3, loser_log
+    assert "holds the lock" in loser_log and "is renewing it" in loser_log
+    assert winner.returncode == 0, winner_log
+    assert {listener["InstancePort"] for listener in app.listeners().values()} == {app.green}
     assert lease(app) is None
