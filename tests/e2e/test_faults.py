@@ -175,3 +175,18 @@ def test_kubernetes_retries_are_bounded_and_wait_as_retry_after_says(
         if "Kubernetes request failed; retrying" in line
     ]
     assert [r["retry_in"] for r in retries] == [1, 1, 1, 1]  # the server's Retry-After
+
+
+def test_a_lock_that_cannot_be_renewed_stops_the_deploy_before_the_switch(
+    faults: Sandbox, app: App
+) -> None:
+    before = app.listeners()
+    faults.kube.faults.refuse("PUT", "/leases")
+
+    result = app.bluegreen("deploy", "--commit", V1)
+    behave(faults)
+
+    assert result.returncode == 1, result.stderr
+    assert "Kubernetes refused PUT /apis/coordination.k8s.io" in result.stderr
+    assert app.listeners() == before
+    assert lease(app) is None  # released all the same
