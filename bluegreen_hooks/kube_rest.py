@@ -1,7 +1,9 @@
 """REST calls through the official client's ApiClient (auth, TLS, kubeconfig), as plain JSON.
 
 The generated typed API classes cost over a second to import; the few paths a deploy needs
-are sent through the same client without them.
+are sent through the same client without them. Transient faults (429, 5xx, connection errors)
+are retried here, with backoff, for requests that are safe to repeat; a 403 becomes a
+DeployFailed that says how to fix it.
 """
 
 from __future__ import annotations
