@@ -18,14 +18,15 @@ Arm = Callable[[Callable[[], None]], None]
 
 
 def run_until_killed(app: App, *argv: str, arm: Arm, env: dict[str, str] | None = None) -> str:
-    """Start the CLI, SIGKILL it from the callback `arm` registers; returns its stderr.
+    """Start the CLI, SIGKILL it (and any child, as a dying host would) from the callback `arm`
+    registers; returns its stderr.
 
     Fails if the process ended on its own: a kill point that is never reached proves nothing.
     """
     process: list[subprocess.Popen[str]] = []
 
     def kill() -> None:
-        os.kill(process[0].pid, signal.SIGKILL)
+        os.killpg(process[0].pid, signal.SIGKILL)
 
     arm(kill)  # armed before the process starts, so it cannot run past the point first
     process.append(
@@ -36,6 +37,7 @@ def run_until_killed(app: App, *argv: str, arm: Arm, env: dict[str, str] | None 
             text=True,
             cwd=app.folder,
             env={**os.environ, **FAST_LEASE, **(env or {})},
+            start_new_session=True,  # its own process group, children included
         )
     )
     try:

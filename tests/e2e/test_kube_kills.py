@@ -110,3 +110,22 @@ def test_an_application_start_hook_killed_while_waiting_is_rerun_at_once(
     assert "waiting to see whether its holder renews it" not in rerun.stderr
     assert validate.returncode == 0, validate.stderr
     assert_converged(app, "green", COMMIT)
+
+
+def test_a_rollback_killed_while_it_asks_kubernetes_is_rerun(app: App) -> None:
+    deploy(app, V1)
+    deploy(app, V2)  # blue live with V2; green still has V1, all Ready
+
+    run_until_killed(
+        app,
+        "rollback",
+        arm=lambda kill: app.sandbox.kube.faults.after(
+            "GET", f"/deployments?labelSelector=bluegreen.io/application={app.name}", kill
+        ),
+    )
+    assert {listener["InstancePort"] for listener in app.listeners().values()} == {app.blue}
+
+    rerun = app.bluegreen("rollback", env=FAST_LEASE)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert_converged(app, "green", V1)
