@@ -313,17 +313,29 @@ class HeldLock:
             )
 
     def release(self) -> None:
-        """Stop renewing and delete the Lease, unless someone else holds it now."""
+        """Stop renewing and delete the Lease, unless someone else holds it now.
+
+        Never raises: a Lease that cannot be deleted lapses within one duration anyway, and
+        the deploy's own outcome is what its caller must hear about.
+        """
         self._stopping.set()
         self._thread.join()
         with self._mutex:
             if self._lost is not None:
                 return
-            state = self.lock.read()
-            if state is None or state.holder != self.identity or state.version != self._version:
-                return
-            if self.lock.remove(state):
-                get_logger().info("lock released", lock=self.lock.name)
+            try:
+                state = self.lock.read()
+                if state is None or (state.holder, state.version) != (self.identity, self._version):
+                    return
+                if self.lock.remove(state):
+                    get_logger().info("lock released", lock=self.lock.name)
+            except Exception as exc:
+                get_logger().warning(
+                    "could not release the lock; it lapses by itself",
+                    lock=self.lock.name,
+                    within=f"{self.duration} s",
+                    error=str(exc),
+                )
 
 
 def _state(lease: Object | None) -> LeaseState | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bluegreen_hooks.sandbox.environment import Sandbox
-from tests.e2e.crash import assert_converged
+from tests.e2e.crash import FAST_LEASE, assert_converged
 from tests.e2e.world import App, lease
 
 V1 = "1111111aaaaaaaa"
@@ -190,3 +190,22 @@ def test_a_lock_that_cannot_be_renewed_stops_the_deploy_before_the_switch(
     assert "Kubernetes refused PUT /apis/coordination.k8s.io" in result.stderr
     assert app.listeners() == before
     assert lease(app) is None  # released all the same
+
+
+def test_a_lock_that_cannot_be_released_lapses_and_the_deploy_still_succeeds(
+    faults: Sandbox, app: App
+) -> None:
+    faults.kube.faults.refuse("DELETE", "/leases")
+
+    result = app.bluegreen("deploy", "--commit", V1, env=FAST_LEASE)
+    behave(faults)
+
+    assert result.returncode == 0, result.stderr
+    assert "could not release the lock; it lapses by itself" in result.stderr
+    assert {listener["InstancePort"] for listener in app.listeners().values()} == {app.green}
+    assert lease(app) is not None
+
+    nxt = app.bluegreen("deploy", "--commit", V2, env=FAST_LEASE)  # within one lease duration
+
+    assert nxt.returncode == 0, nxt.stderr
+    assert_converged(app, "blue", V2)
