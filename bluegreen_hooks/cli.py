@@ -10,6 +10,7 @@ from importlib import import_module
 from bluegreen_hooks import __version__, errors, logs
 
 HOOK_EVENTS = ("BeforeInstall", "ApplicationStart", "ValidateService")
+SANDBOX_HINT = "is the sandbox running? start it with `bluegreen sandbox` (then `. sandbox.env`)"
 
 _EXIT_CODES = """exit codes:
   0    done
@@ -168,9 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = _command(
         sub,
         "sandbox",
-        "run emulated AWS (moto) and Kubernetes on loopback until interrupted",
-        "  bluegreen sandbox --env-file sandbox.env &\n  . sandbox.env && bluegreen status",
+        "run emulated AWS (moto) and Kubernetes on loopback, set up for an application's"
+        " config, until SIGINT or SIGTERM",
+        "  bluegreen sandbox --app examples/triggers-service &\n"
+        "  . sandbox.env && bluegreen status",
         parents=[common],
+    )
+    sandbox.add_argument(
+        "--app",
+        metavar="DIR",
+        help="create what DIR's config names: load balancers, bucket, CodeDeploy"
+        " application and group, namespace (default: the config found as usual, if any)",
     )
     sandbox.add_argument("--env-file", default="sandbox.env", help="where to write the env file")
     sandbox.add_argument(
@@ -199,14 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _runner(args.command)(args)
     except errors.BluegreenError as exc:
-        return logs.report_failure(exc.message, exc.hint, exc.exit_code)
+        return logs.report_failure(exc.message, _sandbox_hint(exc) or exc.hint, exc.exit_code)
     except KeyboardInterrupt:
         return logs.report_failure("interrupted", None, errors.INTERRUPTED)
     except Exception as exc:
         message = _remote_error(exc)
         if message is None:
             raise
-        return logs.report_failure(message, None, errors.FAILED)
+        return logs.report_failure(message, _sandbox_hint(exc), errors.FAILED)
 
 
 def _remote_error(exc: Exception) -> str | None:
@@ -220,6 +229,31 @@ def _remote_error(exc: Exception) -> str | None:
         status = getattr(exc, "status", None)
         detail = describe_api_error(exc) if status is not None else str(exc)  # type: ignore[arg-type]
         return f"Kubernetes: {detail}"
+    return None
+
+
+def _sandbox_hint(exc: BaseException) -> str | None:
+    """A refused connection to a loopback endpoint (AWS or Kubernetes) is most likely a
+    sandbox that is not running (any more)."""
+    import ipaddress
+
+    seen: list[BaseException] = []
+    error: BaseException | None = exc
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    if not any(isinstance(e, ConnectionRefusedError) for e in seen):
+        return None
+    for link in seen:
+        host = getattr(getattr(link, "conn", None), "host", None)  # urllib3's NewConnectionError
+        if not isinstance(host, str):
+            continue
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            return SANDBOX_HINT
     return None
 
 

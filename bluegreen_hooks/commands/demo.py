@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen_hooks import cli
+from bluegreen_hooks.commands.sandbox import require_sandbox_extra
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "triggers-service"
 ELB_NAME = "triggers-octoblu-com"
@@ -62,6 +63,7 @@ def listeners() -> list[tuple[int, int, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_sandbox_extra()
     from bluegreen_hooks.sandbox.environment import Sandbox
     from bluegreen_hooks.sandbox.scenario import create_load_balancer, upload_certificate
 

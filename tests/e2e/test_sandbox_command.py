@@ -1,17 +1,37 @@
-"""`bluegreen sandbox`: both emulators on loopback, an env file, and a clean stop on Ctrl-C."""
+"""`bluegreen sandbox`: both emulators on loopback, set up for an app's config, an env file,
+and a clean stop on SIGINT or SIGTERM, however it was started."""
 
 from __future__ import annotations
 
 import json
 import os
 import shlex
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from kubernetes import client, config
+
+from tests.e2e.world import EXAMPLE
+
+CLEAN_PREFIXES = ("AWS_", "BLUEGREEN_", "BUNDLE_", "KUBECONFIG", "DEPLOYMENT_ID")
 
 
-def _json_or_none(line: str) -> dict[str, str] | None:
+def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without anything that points clients somewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEAN_PREFIXES)}
+    return {**env, **extra}
+
+
+def _json_or_none(line: str) -> dict[str, Any] | None:
     try:
         entry = json.loads(line)
     except ValueError:
@@ -27,41 +47,321 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def test_sandbox_serves_aws_and_kubernetes_until_interrupted(tmp_path: Path) -> None:
-    env_file = tmp_path / "sandbox.env"
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--env-file", str(env_file)],
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    env_file: Path
+    env: dict[str, str]
+    lines: list[dict[str, Any]]
+
+    @property
+    def temp_dir(self) -> Path:
+        return Path(self.env["KUBECONFIG"]).parent
+
+    def stop(self, number: int = signal.SIGTERM) -> int:
+        self.process.send_signal(number)
+        return self.process.wait(timeout=30)
+
+    def boto(self, service: str) -> Any:
+        make: Any = boto3.client
+        return make(
+            service,
+            endpoint_url=self.env["AWS_ENDPOINT_URL"],
+            region_name=self.env["AWS_DEFAULT_REGION"],
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
+
+    def core(self) -> Any:
+        loader: Any = config
+        return client.CoreV1Api(loader.new_client_from_config(config_file=self.env["KUBECONFIG"]))
+
+
+def _ignore_sigint() -> None:
+    """What a shell does for a background job (`bluegreen sandbox &`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start(*argv: str, cwd: Path, ignore_sigint: bool = False) -> Running:
+    """Start `bluegreen sandbox` and wait for its `sandbox running` line (JSON logs: no TTY)."""
+    env_file = cwd / "sandbox.env"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--ready-delay", "0.1", *argv],
+        cwd=cwd,
+        env=clean_env(),
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_sigint if ignore_sigint else None,
     )
-    try:
-        assert sandbox.stderr is not None
-        started = next(
-            entry
-            for entry in map(_json_or_none, sandbox.stderr)
-            if entry and entry.get("event", "").startswith("sandbox running")
-        )
-        assert started["env_file"] == str(env_file)
-        env = read_env_file(env_file)
-        assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
-        assert Path(env["KUBECONFIG"]).is_file()
+    assert process.stderr is not None
+    lines: list[dict[str, Any]] = []
+    for line in process.stderr:
+        entry = _json_or_none(line)
+        assert entry is not None, line
+        lines.append(entry)
+        if entry["event"] == "sandbox running":
+            return Running(process, env_file, read_env_file(env_file), lines)
+    raise AssertionError(f"sandbox exited {process.wait()} before running: {lines}")
 
-        probe = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import boto3, os; from kubernetes import client, config;"
-                "print(boto3.client('elb').describe_load_balancers()['LoadBalancerDescriptions']);"
-                "api = config.new_client_from_config(config_file=os.environ['KUBECONFIG']);"
-                "print([n.metadata.name for n in client.CoreV1Api(api).list_node().items])",
-            ],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert probe.returncode == 0, probe.stderr
-        assert probe.stdout.splitlines() == ["[]", "['sandbox-node']"]
+
+@pytest.fixture
+def running_sandboxes() -> Iterator[list[Running]]:
+    """Every sandbox a test starts is stopped, even when the test fails."""
+    started: list[Running] = []
+    yield started
+    for sandbox in started:
+        if sandbox.process.poll() is None:
+            sandbox.process.kill()
+            sandbox.process.wait(timeout=30)
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """The example app, with a namespace the emulator does not start with."""
+    folder = tmp_path / "triggers-service"
+    shutil.copytree(EXAMPLE, folder)
+    settings = json.loads((folder / ".oopsrc").read_text())
+    settings["namespace"] = "triggers"
+    (folder / ".oopsrc").write_text(json.dumps(settings))
+    return folder
+
+
+def test_an_empty_sandbox_serves_aws_and_kubernetes(
+    tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    sandbox = start(cwd=tmp_path)
+    running_sandboxes.append(sandbox)
+    assert sandbox.lines[-1]["env_file"] == str(tmp_path / "sandbox.env")
+    assert sandbox.env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert "BLUEGREEN_CONFIG" not in sandbox.env
+
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import boto3, os; from kubernetes import client, config;"
+            "print(boto3.client('elb').describe_load_balancers()['LoadBalancerDescriptions']);"
+            "api = config.new_client_from_config(config_file=os.environ['KUBECONFIG']);"
+            "print([n.metadata.name for n in client.CoreV1Api(api).list_node().items])",
+        ],
+        env=clean_env(**sandbox.env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.splitlines() == ["[]", "['sandbox-node']"]
+    assert sandbox.stop(signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize("how", ["--app", "--config", "cwd"])
+def test_the_sandbox_creates_what_the_apps_config_names(
+    how: str, example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    argv = {"--app": ["--app", str(example)], "--config": ["--config", str(example / ".oopsrc")]}
+    sandbox = start(*argv.get(how, []), cwd=example if how == "cwd" else tmp_path)
+    running_sandboxes.append(sandbox)
+
+    elb = sandbox.boto("elb")
+    [main] = elb.describe_load_balancers(LoadBalancerNames=["triggers-octoblu-com"])[
+        "LoadBalancerDescriptions"
+    ]
+    listeners = {
+        d["Listener"]["LoadBalancerPort"]: d["Listener"] for d in main["ListenerDescriptions"]
+    }
+    assert sorted(listeners) == [80, 443]
+    assert listeners[80]["Protocol"] == "HTTP"
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert {listener["InstancePort"] for listener in listeners.values()} == {30001}
+    [certificate] = sandbox.boto("iam").list_server_certificates()["ServerCertificateMetadataList"]
+    assert listeners[443]["SSLCertificateId"] == certificate["Arn"]
+    tags = elb.describe_tags(LoadBalancerNames=["triggers-octoblu-com"])["TagDescriptions"][0]
+    assert {t["Key"]: t["Value"] for t in tags["Tags"]} == {"blue": "30001", "green": "30002"}
+
+    [preview] = elb.describe_load_balancers(LoadBalancerNames=["triggers-octoblu-com-preview"])[
+        "LoadBalancerDescriptions"
+    ]
+    assert {d["Listener"]["InstancePort"] for d in preview["ListenerDescriptions"]} == {30002}
+
+    assert sandbox.boto("s3").head_bucket(Bucket="octoblu-deploy")
+    codedeploy = sandbox.boto("codedeploy")
+    group = codedeploy.get_deployment_group(
+        applicationName="triggers-service", deploymentGroupName="master"
+    )["deploymentGroupInfo"]
+    assert group["serviceRoleArn"].endswith(":role/bluegreen-sandbox-codedeploy")
+    assert sandbox.core().read_namespace("triggers").metadata.name == "triggers"
+
+    status = subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", "status", "--output", "json"],
+        cwd=tmp_path,
+        env=clean_env(**sandbox.env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["active"] == {"color": "blue", "port": 30001, "commit": None}
+    assert sandbox.stop() == 0
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_background_sandbox_stops_cleanly_on_a_signal(
+    number: int, example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    sandbox = start("--app", str(example), cwd=tmp_path, ignore_sigint=True)
+    running_sandboxes.append(sandbox)
+    assert sandbox.env_file.is_file()
+    assert sandbox.temp_dir.is_dir()
+
+    assert sandbox.stop(number) == 0
+
+    assert not sandbox.env_file.exists()
+    assert not sandbox.temp_dir.exists()
+    assert sandbox.process.stderr is not None
+    last = [_json_or_none(line) for line in sandbox.process.stderr]
+    assert [entry["event"] for entry in last if entry][-1] == "sandbox stopped"
+
+
+def test_a_stopped_sandbox_leaves_an_env_file_it_did_not_write(
+    tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    sandbox = start(cwd=tmp_path)
+    running_sandboxes.append(sandbox)
+    sandbox.env_file.write_text("export AWS_ENDPOINT_URL=http://127.0.0.1:1\n")
+
+    assert sandbox.stop() == 0
+
+    assert sandbox.env_file.read_text() == "export AWS_ENDPOINT_URL=http://127.0.0.1:1\n"
+
+
+def test_a_second_sandbox_refuses_the_env_file_of_a_running_one(
+    tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    first = start(cwd=tmp_path)
+    running_sandboxes.append(first)
+    before = first.env_file.read_text()
+
+    second = subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", "sandbox"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert second.returncode == 2, second.stderr
+    assert "belongs to a sandbox that is still running" in second.stderr
+    assert "--env-file" in second.stderr
+    assert first.env_file.read_text() == before
+    assert first.stop() == 0
+
+
+def test_a_stale_env_file_is_replaced(tmp_path: Path, running_sandboxes: list[Running]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    (tmp_path / "sandbox.env").write_text(f"export AWS_ENDPOINT_URL=http://127.0.0.1:{dead_port}\n")
+
+    sandbox = start(cwd=tmp_path)
+    running_sandboxes.append(sandbox)
+
+    assert sandbox.env["AWS_ENDPOINT_URL"] != f"http://127.0.0.1:{dead_port}"
+    assert sandbox.stop() == 0
+
+
+def test_an_app_folder_without_a_config_exits_2_and_starts_nothing(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--app", str(tmp_path)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert f"--app names {tmp_path}, which has no .oopsrc" in result.stderr
+    assert not (tmp_path / "sandbox.env").exists()
+
+
+# Python's documented way to make a module unimportable: None in sys.modules makes
+# `import moto` raise ModuleNotFoundError, as on a host installed without the extra.
+WITHOUT_MOTO = (
+    "import sys; sys.modules['moto'] = None; "
+    "from bluegreen_hooks.cli import main; raise SystemExit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize("command", ["sandbox", "demo"])
+def test_without_the_sandbox_extra_it_names_the_extra_to_install(
+    command: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MOTO, command, "--log-format", "console"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the sandbox needs the package 'moto', which is not installed" in result.stderr
+    assert "pip install 'bluegreen-hooks[sandbox]'" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def run_in_shell(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[str, str]:
+    """A command typed in a shell that sourced sandbox.env: its error and fix lines."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", *argv, "--log-format", "console"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    error, fix = result.stderr.strip().splitlines()
+    return error, fix
+
+
+SANDBOX_FIX = (
+    "  fix: is the sandbox running? start it with `bluegreen sandbox` (then `. sandbox.env`)"
+)
+
+
+def test_after_the_sandbox_stops_aws_commands_ask_whether_it_is_running(
+    example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    sandbox = start("--app", str(example), cwd=tmp_path)
+    running_sandboxes.append(sandbox)
+    assert sandbox.stop() == 0
+
+    error, fix = run_in_shell(["status"], clean_env(**sandbox.env), tmp_path)
+
+    assert error.startswith("error: AWS: Could not connect to the endpoint URL")
+    assert fix == SANDBOX_FIX
+
+
+def test_after_a_killed_sandbox_aws_and_kubernetes_commands_ask_whether_it_is_running(
+    example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    sandbox = start("--app", str(example), cwd=tmp_path)
+    running_sandboxes.append(sandbox)
+    assert sandbox.stop(signal.SIGKILL) == -signal.SIGKILL
+    try:
+        shell = clean_env(**read_env_file(sandbox.env_file))  # left behind, as is its kubeconfig
+
+        aws = run_in_shell(["status"], shell, tmp_path)
+        kube = run_in_shell(["readiness"], shell, tmp_path)
+
+        assert aws[0].startswith("error: AWS: Could not connect to the endpoint URL")
+        assert kube[0].startswith("error: Kubernetes API at http://127.0.0.1:")
+        assert "Connection refused" in kube[0]
+        assert aws[1] == kube[1] == SANDBOX_FIX
     finally:
-        sandbox.send_signal(signal.SIGINT)
-        assert sandbox.wait(timeout=30) == 0
+        shutil.rmtree(sandbox.temp_dir, ignore_errors=True)
