@@ -7,6 +7,7 @@ its script output (`diagnostics.logTail`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class Outcome:
     status: str
     error: str | None
     failed_events: tuple[FailedEvent, ...] = ()
+    group_id: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -97,9 +99,9 @@ def follow(
     while True:
         info = client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
         status = str(info.get("status"))
-        if status != last:
-            log.info(f"deployment {status}", status=status, overview=info.get("deploymentOverview"))
-            last = status
+        if status != last and not (last is None and status == "Created"):
+            log.info(f"deployment {status}", status=status)
+        last = status
         if status in TERMINAL:
             break
         if status == "Created" and not warned and clock() - started > NO_AGENT_WARNING_SECONDS:
@@ -113,7 +115,22 @@ def follow(
         return Outcome(deployment_id, status, None)
     error = info.get("errorInformation") or {}
     text = ": ".join(str(error[k]) for k in ("code", "message") if error.get(k)) or None
-    return Outcome(deployment_id, status, text, tuple(failed_events(client, deployment_id)))
+    return Outcome(
+        deployment_id,
+        status,
+        text,
+        tuple(failed_events(client, deployment_id)),
+        _group_id(client, str(info.get("applicationName")), str(info.get("deploymentGroupName"))),
+    )
+
+
+def _group_id(client: CodeDeployClient, application: str, group: str) -> str | None:
+    """The deployment group's id: the folder the agent keeps its deployments in."""
+    try:
+        found = client.get_deployment_group(applicationName=application, deploymentGroupName=group)
+    except client.exceptions.ClientError:
+        return None
+    return found["deploymentGroupInfo"].get("deploymentGroupId")
 
 
 def failed_events(client: CodeDeployClient, deployment_id: str) -> list[FailedEvent]:
@@ -155,6 +172,21 @@ def _failed_in(target_id: str, instance: dict[str, Any]) -> list[FailedEvent]:
     return events
 
 
+def readable(line: str, width: int = 300) -> str:
+    """A script output line; our hooks' JSON log lines shortened to level, event and fix."""
+    stream, _, text = line.partition("]") if line.startswith("[std") else ("", "", line)
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        entry = None
+    if isinstance(entry, dict) and "event" in entry:
+        text = f"{entry.get('level', 'info')}: {entry['event']}"
+        if entry.get("fix"):
+            text += f" (fix: {entry['fix']})"
+    prefix = f"{stream}] " if stream else ""
+    return (prefix + text)[:width]
+
+
 def failure(outcome: Outcome) -> DeployFailed:
     """One error naming the failing event, its message and the tail of its script output."""
     lines = [f"deployment {outcome.deployment_id} {outcome.status}"]
@@ -165,11 +197,12 @@ def failure(outcome: Outcome) -> DeployFailed:
         tail = (failed.log_tail or "").rstrip("\n").splitlines()[-TAIL_LINES:]
         if tail:
             lines.append(f"last lines of its script output ({failed.script or 'script'}):")
-            lines += [f"  {line}" for line in tail]
+            lines += [f"  {readable(line)}" for line in tail]
     if not outcome.failed_events and outcome.error:
         lines.append(outcome.error)
+    folder = f"{outcome.group_id or '<group-id>'}/{outcome.deployment_id}"
     return DeployFailed(
         "\n".join(lines),
-        hint="`oops status` shows where traffic is; the full output is in logs/scripts.log"
-        " under the deployment's folder in the agent's deployment-root",
+        hint=f"`oops status` shows where traffic is; the whole output is in {folder}/logs/"
+        "scripts.log under the agent's deployment-root (/opt/codedeploy-agent/deployment-root)",
     )
