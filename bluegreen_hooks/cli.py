@@ -73,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
             "  bluegreen status\n"
             "  bluegreen deploy --commit $(git rev-parse HEAD)\n"
             "  bluegreen rollback\n"
-            "  bluegreen demo\n\n" + _EXIT_CODES
+            "  bluegreen demo\n\n"
+            "`oops` keeps the seed's habits: oops rollback (= rollback), oops status and\n"
+            "oops rollback --current (= status --output oops), oops deploy C (= redeploy C),\n"
+            "oops list (= releases), oops preview / oops off (= preview).\n\n" + _EXIT_CODES
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -84,10 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "status",
         "show which color is live, its port and commit (reads the ELB only)",
-        "  bluegreen status\n  bluegreen status --output json | jq .active.commit",
+        "  bluegreen status\n  bluegreen status --output json | jq .active.commit\n"
+        "  bluegreen status --output oops   # the seed's shape: active and off (oops status)",
         parents=[common],
     )
-    _add_output(status)
+    status.add_argument(
+        "--output",
+        choices=("text", "json", "oops"),
+        default="text",
+        help="text (default), JSON with active and idle, or the seed's oops JSON (active, off)",
+    )
 
     deploy = _command(
         sub,
@@ -184,6 +193,52 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--env-file", default="sandbox.env", help="where to write the env file")
     sandbox.add_argument(
         "--ready-delay", type=float, default=1.0, help="seconds until a new pod is Ready"
+    )
+
+    bundle = _command(
+        sub,
+        "bundle",
+        "build the CodeDeploy revision of a commit as <app>/<app>-<commit>.zip;"
+        " --upload publishes it to s3-bucket",
+        "  bluegreen bundle --commit $(git rev-parse HEAD) --upload\n"
+        "  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) bluegreen bundle --commit 0a1b2c3d",
+        parents=[common],
+    )
+    bundle.add_argument("--commit", required=True, help="the release's git SHA")
+    bundle.add_argument("--out", default="dist", metavar="DIR", help="where to write the zip")
+    bundle.add_argument(
+        "--upload", action="store_true", help="put it in s3-bucket (skipped if already there)"
+    )
+
+    releases = _command(
+        sub,
+        "releases",
+        "list the published releases, newest first, marking the active and idle ones (oops list)",
+        "  bluegreen releases\n  bluegreen releases --output json",
+        parents=[common],
+    )
+    _add_output(releases)
+
+    redeploy = _command(
+        sub,
+        "redeploy",
+        "deploy a published release through CodeDeploy and follow it (oops deploy)",
+        "  bluegreen redeploy 0a1b2c3            # a full SHA or a unique prefix\n"
+        "  bluegreen redeploy 0a1b2c3 --no-wait  # print the deployment id and return",
+        parents=[common],
+    )
+    redeploy.add_argument("commit", help="SHA of a published release, or a unique prefix of one")
+    redeploy.add_argument(
+        "--no-wait", action="store_true", help="return once the deployment is created"
+    )
+
+    _command(
+        sub,
+        "preview",
+        "point the preview load balancer (preview-elb-name) at the idle color"
+        " (oops preview, oops off)",
+        "  bluegreen preview",
+        parents=[common],
     )
 
     _command(

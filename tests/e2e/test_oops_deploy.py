@@ -1,0 +1,143 @@
+"""`oops deploy`: a published release through CodeDeploy and the emulated agent, read back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bluegreen_hooks.sandbox.environment import Sandbox
+from tests.e2e.releases import (
+    GROUP,
+    bucket_of,
+    deployment,
+    lifecycle_events,
+    oops,
+    publish,
+    publishable,
+    scripts_log,
+    wait_for_end,
+)
+from tests.e2e.world import App, make_app
+
+V1 = "1111111aaaaaaaa0000000000000000000000000"
+BROKEN = "b0000000broken00000000000000000000000000"
+
+
+@pytest.fixture
+def app(sandbox: Sandbox, tmp_path: Path) -> App:
+    sandbox.start_agent()
+    return publishable(make_app(sandbox, tmp_path))
+
+
+def test_oops_deploy_runs_the_hooks_from_the_bundle_and_switches_to_the_new_color(
+    app: App,
+) -> None:
+    key = publish(app, V1)
+
+    result = oops(app, "deploy", V1[:8])
+
+    assert result.returncode == 0, result.stderr
+    deployment_id = result.stdout.strip()
+    info = deployment(deployment_id)
+    assert info["status"] == "Succeeded"
+    assert info["applicationName"] == app.name and info["deploymentGroupName"] == GROUP
+    location = info["revision"]["s3Location"]
+    assert info["revision"]["revisionType"] == "S3"
+    assert (location["bucket"], location["key"], location["bundleType"]) == (
+        bucket_of(app),
+        key,
+        "zip",
+    )
+    events = lifecycle_events(deployment_id)
+    assert [e["status"] for e in events.values()] == ["Succeeded"] * 7
+    assert app.instance_ports() == {app.green}
+    assert app.listeners()[443]["SSLCertificateId"] == app.certificate
+    status = json.loads(oops(app, "status").stdout)
+    assert status["active"] == {"color": "green", "port": app.green, "commit": V1}
+    assert status["off"] == {"color": "blue", "port": app.blue, "commit": None}
+    log = scripts_log(app, deployment_id).read_text()
+    for event in ("BeforeInstall", "ApplicationStart", "ValidateService"):
+        assert f"LifecycleEvent - {event}\n" in log
+    done = [line for line in log.splitlines() if '"event": "hook done"' in line]
+    assert len(done) == 3 and all("[stderr]{" in line for line in done)
+
+
+def test_a_release_that_never_becomes_ready_fails_in_application_start_with_traffic_untouched(
+    app: App,
+) -> None:
+    app.settings(**{"ready-timeout": 1})
+    publish(app, BROKEN)
+    before = app.snapshot()["listeners"], app.health_target()
+
+    result = oops(app, "deploy", BROKEN)
+
+    assert result.returncode == 1, result.stderr
+    deployment_id = result.stdout.strip()
+    assert deployment(deployment_id)["status"] == "Failed"
+    events = lifecycle_events(deployment_id)
+    assert events["ApplicationStart"]["status"] == "Failed"
+    assert events["ApplicationStart"]["diagnostics"]["errorCode"] == "ScriptFailed"
+    assert events["ValidateService"]["status"] == "Skipped"
+    assert "in ApplicationStart" in result.stderr
+    assert "hooks/application-start failed with exit code 1" in result.stderr
+    assert "Ready" in result.stderr  # the tail of the hook's own output says why
+    assert (app.snapshot()["listeners"], app.health_target()) == before
+
+
+def test_oops_deploy_no_wait_prints_the_id_and_returns_while_the_agent_runs_it(app: App) -> None:
+    publish(app, V1)
+
+    result = oops(app, "deploy", V1, "--no-wait")
+
+    assert result.returncode == 0, result.stderr
+    deployment_id = result.stdout.strip()
+    assert deployment(deployment_id)["status"] in ("Created", "InProgress")
+    assert wait_for_end(deployment_id)["status"] == "Succeeded"
+    assert app.instance_ports() == {app.green}
+
+
+def test_a_hook_past_its_timeout_is_killed_with_its_children(app: App) -> None:
+    pid_file = app.folder / "sleeper.pid"
+    (app.folder / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n"
+        "  BeforeInstall:\n    - location: hooks/slow\n      timeout: 1\n"
+    )
+    slow = app.folder / "hooks" / "slow"
+    slow.parent.mkdir()
+    slow.write_text(f"#!/bin/sh\necho starting\nsleep 300 &\necho $! > {pid_file}\nwait\n")
+    slow.chmod(0o755)
+    publish(app, V1)
+    before = app.snapshot()
+
+    result = oops(app, "deploy", V1)
+
+    assert result.returncode == 1, result.stderr
+    deployment_id = result.stdout.strip()
+    failed = lifecycle_events(deployment_id)["BeforeInstall"]
+    assert failed["status"] == "Failed"
+    assert failed["diagnostics"]["errorCode"] == "ScriptTimedOut"
+    assert "failed to complete in 1 seconds" in result.stderr
+    assert "starting" in failed["diagnostics"]["logTail"]
+    assert not alive(int(pid_file.read_text()))
+    assert app.snapshot() == before
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for init to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_oops_deploy_of_an_unknown_commit_exits_2_listing_the_nearest_releases(app: App) -> None:
+    publish(app, V1)
+
+    result = oops(app, "deploy", "1111112")
+
+    assert result.returncode == 2
+    assert "nearest releases" in result.stderr and V1 in result.stderr
+    assert result.stdout == ""
