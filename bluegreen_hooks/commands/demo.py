@@ -17,13 +17,13 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from bluegreen_hooks import cli
+from bluegreen_hooks import cli, oops
 from bluegreen_hooks.commands.sandbox import require_sandbox_extra
 from bluegreen_hooks.config import CONFIG_ENV
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "triggers-service"
 ELB_NAME = "triggers-octoblu-com"
-V1, V2 = "1111111aaaaaaaa", "2222222bbbbbbbb"
+V1, V2, V3 = "1111111aaaaaaaa", "2222222bbbbbbbb", "3333333dddddddd"
 BROKEN = "broken3cccccccc"
 
 Checks = list[tuple[str, bool]]
@@ -45,17 +45,24 @@ class Shell:
 
     def run(self, *argv: str) -> int:
         print(f"$ bluegreen {' '.join(argv)}", flush=True)
-        code = cli.main([*argv, "--log-format", self.log_format])
+        return self._done(cli.main([*argv, "--log-format", self.log_format]))
+
+    def oops(self, *argv: str) -> int:
+        print(f"$ oops {' '.join(argv)}", flush=True)
+        return self._done(oops.main([*argv, "--log-format", self.log_format]))
+
+    def _done(self, code: int) -> int:
+        sys.stdout.flush()
         sys.stderr.flush()
         if code:
             note(f"(exit {code})")
         return code
 
-    def status(self) -> dict[str, Any]:
-        """`bluegreen status --output json`, read quietly for the story's checks."""
+    def status(self, output: str = "json") -> dict[str, Any]:
+        """`bluegreen status --output json` (or `oops`), read quietly for the story's checks."""
         captured = StringIO()
         with redirect_stdout(captured):
-            cli.main(["status", "--output", "json", "--log-format", self.log_format])
+            cli.main(["status", "--output", output, "--log-format", self.log_format])
         report: dict[str, Any] = json.loads(captured.getvalue())
         return report
 
@@ -90,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from bluegreen_hooks.sandbox.scenario import set_up_app
 
     shell = Shell("console" if args.log_format == "auto" else args.log_format)
+    started_in = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="bluegreen-demo-") as folder:
         app = Path(folder) / "triggers-service"
         shutil.copytree(EXAMPLE, app)
@@ -97,14 +105,18 @@ def run(args: argparse.Namespace) -> int:
         settings = json.loads(config.read_text())
         settings["ready-timeout"] = 4
         config.write_text(json.dumps(settings, indent=2))
-        with Sandbox(Path(folder) / "sandbox", ready_delay=0.5) as sandbox:
+        with Sandbox(Path(folder) / "sandbox", ready_delay=0.5, agent=True) as sandbox:
             sandbox.apply_env()
             os.environ[CONFIG_ENV] = str(config)  # as `. sandbox.env` does after `--app`
-            say("A sandbox: moto server and an emulated Kubernetes API on loopback")
+            say("A sandbox: moto server, an emulated Kubernetes API and CodeDeploy agent")
             note(f"AWS {sandbox.aws.url}, Kubernetes {sandbox.kube.url}")
             note("set up as `bluegreen sandbox --app examples/triggers-service` does:")
             set_up_app(load_config(config), sandbox.kubeconfig, _created)
-            checks = _story(shell)
+            os.chdir(app)  # `bluegreen bundle` writes dist/ here, not where the demo started
+            try:
+                checks = _story(shell) + _release_story(shell)
+            finally:
+                os.chdir(started_in)
     failed = [name for name, ok in checks if not ok]
     say("The end" if not failed else f"The story went wrong: {', '.join(failed)}")
     return 1 if failed else 0
@@ -147,4 +159,29 @@ def _story(shell: Shell) -> Checks:
     note(f"listeners after:  {describe(after)}")
     checks.append(("certificate intact", all(c for port, _, c in after if port == 443)))
     shell.run("status")
+    return checks
+
+
+def _release_story(shell: Shell) -> Checks:
+    """The seed's release path: a bundle in S3, deployed through CodeDeploy, and `oops`."""
+    checks: Checks = []
+    say(f"Publish release {V3[:7]}: the zip CodeDeploy unpacks (appspec.yml, hooks, config,")
+    note("templates, RELEASE), uploaded to the bucket as <app>/<app>-<commit>.zip")
+    checks.append(("bundle uploaded", shell.run("bundle", "--commit", V3, "--upload") == 0))
+    checks.append(("releases listed", shell.oops("list") == 0))
+
+    say("Deploy it through CodeDeploy: the sandbox's agent runs the hooks from the bundle")
+    checks.append(("oops deploy", shell.oops("deploy", V3[:7]) == 0))
+    checks.append(("oops status", shell.oops("status") == 0))
+    checks.append((f"{V3[:7]} live", shell.status()["active"]["commit"] == V3))
+    shell.oops("list")
+
+    say(f"Oops: back to {V1[:7]}, still Ready on the other color")
+    checks.append(("oops rollback", shell.oops("rollback") == 0))
+    checks.append(("rolled back", shell.status()["active"]["commit"] == V1))
+
+    say(f"Try {V3[:7]} before it takes traffic again: the preview load balancer on the idle color")
+    checks.append(("oops preview", shell.oops("preview") == 0))
+    preview = shell.status("oops").get("preview") or {}
+    checks.append(("preview on the idle color", preview.get("commit") == V3))
     return checks

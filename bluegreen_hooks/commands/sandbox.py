@@ -1,5 +1,5 @@
-"""`bluegreen sandbox`: emulated AWS and Kubernetes on loopback, set up for one application,
-until SIGINT or SIGTERM (exit 0, env file and temporary files removed)."""
+"""`bluegreen sandbox`: emulated AWS, Kubernetes and CodeDeploy agent on loopback, set up for
+one application, until SIGINT or SIGTERM (exit 0, env file and temporary files removed)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def serve(
     from bluegreen_hooks.sandbox.scenario import set_up_app
 
     log = logs.get_logger()
-    with Sandbox(folder, ready_delay=ready_delay) as sandbox:
+    with Sandbox(folder, ready_delay=ready_delay, agent=True) as sandbox:
         sandbox.apply_env()
         env = dict(sandbox.env)
         if config is None:

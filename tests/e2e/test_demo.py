@@ -27,7 +27,21 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     ]
     assert "$ bluegreen rollback" in commands
     assert "$ bluegreen deploy --commit broken3cccccccc" in commands
+    release_path = commands[
+        commands.index("$ bluegreen bundle --commit 3333333dddddddd --upload") :
+    ]
+    assert release_path == [
+        "$ bluegreen bundle --commit 3333333dddddddd --upload",
+        "$ oops list",
+        "$ oops deploy 3333333",
+        "$ oops status",
+        "$ oops list",
+        "$ oops rollback",
+        "$ oops preview",
+    ]
+    assert "triggers-service/triggers-service-3333333dddddddd.zip" in result.stdout
+    assert "<- active (blue)" in result.stdout
     contexts = [line for line in result.stderr.splitlines() if line.startswith("-- ")]
-    assert len(contexts) == 4  # one per deploy or rollback, with its own deployment id
-    assert all(line.startswith("-- triggers-service, deployment ") for line in contexts)
+    deployments = [line for line in contexts if line.startswith("-- triggers-service, deployment ")]
+    assert len(deployments) == 6  # 3 deploys, 2 rollbacks, 1 CodeDeploy deployment
     assert "Traceback" not in result.stderr
