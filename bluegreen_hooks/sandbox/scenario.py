@@ -13,6 +13,7 @@ from bluegreen_hooks.config import Config
 
 REGION = "us-west-2"
 BLUE_PORT, GREEN_PORT = 30001, 30002
+PREVIEW_PORT = 30000  # a fresh preview load balancer forwards to neither color
 CODEDEPLOY_ROLE = "bluegreen-sandbox-codedeploy"
 
 Report = Callable[..., None]  # (event, **fields): one line per thing created
@@ -37,9 +38,10 @@ def create_load_balancer(
     certificate: str | None = None,
     region: str = REGION,
     forward_to: int | None = None,
+    tagged: bool = True,
 ) -> None:
     """HTTP 80 and (with a certificate) HTTPS 443 forwarding to `forward_to` (default: blue);
-    tags blue/green."""
+    tags blue/green unless not `tagged`."""
     elb: Any = boto3.client("elb", region_name=region)
     port = forward_to or blue
     listeners: list[dict[str, Any]] = [
@@ -64,7 +66,11 @@ def create_load_balancer(
         LoadBalancerName=name,
         Listeners=listeners,
         AvailabilityZones=[f"{region}a"],
-        Tags=[{"Key": "blue", "Value": str(blue)}, {"Key": "green", "Value": str(green)}],
+        **(
+            {"Tags": [{"Key": "blue", "Value": str(blue)}, {"Key": "green", "Value": str(green)}]}
+            if tagged
+            else {}
+        ),
     )
 
 
@@ -121,7 +127,7 @@ def create_namespace(name: str, kubeconfig: Path) -> bool:
 
 def set_up_app(config: Config, kubeconfig: Path, report: Report) -> None:
     """Everything the config names: the load balancer (blue live, idle green) with HTTP 80 and
-    HTTPS 443, the preview load balancer on the idle color, the S3 bucket, the CodeDeploy
+    HTTPS 443, the preview load balancer (on neither color yet), the S3 bucket, the CodeDeploy
     application and deployment group, and the namespace."""
     region = config.region or REGION
     certificate = upload_certificate(config.elb_name, region=region)
@@ -136,9 +142,17 @@ def set_up_app(config: Config, kubeconfig: Path, report: Report) -> None:
     )
     if config.preview_elb_name:
         create_load_balancer(
-            config.preview_elb_name, certificate=certificate, region=region, forward_to=GREEN_PORT
+            config.preview_elb_name,
+            certificate=certificate,
+            region=region,
+            forward_to=PREVIEW_PORT,
+            tagged=False,
         )
-        report("preview load balancer created", name=config.preview_elb_name, on="green")
+        report(
+            "preview load balancer created",
+            name=config.preview_elb_name,
+            on="neither color yet (`oops preview` points it at the idle one)",
+        )
     if config.s3_bucket:
         create_bucket(config.s3_bucket, region=region)
         report("bucket created", bucket=config.s3_bucket)

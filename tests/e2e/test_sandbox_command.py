@@ -126,16 +126,43 @@ def example(tmp_path: Path) -> Path:
     return folder
 
 
-def test_an_empty_sandbox_serves_aws_and_kubernetes(
+def run_in_shell(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[str, str]:
+    """A failing command typed in a shell that sourced sandbox.env: its error and fix lines."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", *argv, "--log-format", "console"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    error, fix = result.stderr.strip().splitlines()
+    return error, fix
+
+
+SANDBOX_FIX = (
+    "  fix: is the sandbox running? start it with `bluegreen sandbox` (then `. sandbox.env`)"
+)
+
+
+def test_an_empty_sandbox_serves_aws_and_kubernetes_replacing_a_stale_env_file(
     tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    (tmp_path / "sandbox.env").write_text(f"export AWS_ENDPOINT_URL=http://127.0.0.1:{dead_port}\n")
+
     sandbox = start(cwd=tmp_path)
     running_sandboxes.append(sandbox)
+
     assert sandbox.lines[-1]["env_file"] == str(tmp_path / "sandbox.env")
     assert sandbox.env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert sandbox.env["AWS_ENDPOINT_URL"] != f"http://127.0.0.1:{dead_port}"
     assert "BLUEGREEN_CONFIG" not in sandbox.env
-
-    probe = subprocess.run(
+    probe_run = subprocess.run(
         [
             sys.executable,
             "-c",
@@ -149,17 +176,15 @@ def test_an_empty_sandbox_serves_aws_and_kubernetes(
         text=True,
         timeout=60,
     )
-    assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.splitlines() == ["[]", "['sandbox-node']"]
+    assert probe_run.returncode == 0, probe_run.stderr
+    assert probe_run.stdout.splitlines() == ["[]", "['sandbox-node']"]
     assert sandbox.stop(signal.SIGINT) == 0
 
 
-@pytest.mark.parametrize("how", ["--app", "--config", "cwd"])
 def test_the_sandbox_creates_what_the_apps_config_names(
-    how: str, example: Path, tmp_path: Path, running_sandboxes: list[Running]
+    example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
-    argv = {"--app": ["--app", str(example)], "--config": ["--config", str(example / ".oopsrc")]}
-    sandbox = start(*argv.get(how, []), cwd=example if how == "cwd" else tmp_path)
+    sandbox = start("--app", str(example), cwd=tmp_path)
     running_sandboxes.append(sandbox)
 
     elb = sandbox.boto("elb")
@@ -181,7 +206,7 @@ def test_the_sandbox_creates_what_the_apps_config_names(
     [preview] = elb.describe_load_balancers(LoadBalancerNames=["triggers-octoblu-com-preview"])[
         "LoadBalancerDescriptions"
     ]
-    assert {d["Listener"]["InstancePort"] for d in preview["ListenerDescriptions"]} == {30002}
+    assert {d["Listener"]["InstancePort"] for d in preview["ListenerDescriptions"]} == {30000}
 
     assert sandbox.boto("s3").head_bucket(Bucket="octoblu-deploy")
     codedeploy = sandbox.boto("codedeploy")
@@ -190,28 +215,34 @@ def test_the_sandbox_creates_what_the_apps_config_names(
     )["deploymentGroupInfo"]
     assert group["serviceRoleArn"].endswith(":role/bluegreen-sandbox-codedeploy")
     assert sandbox.core().read_namespace("triggers").metadata.name == "triggers"
+    assert sandbox.env["BLUEGREEN_CONFIG"] == str(example / ".oopsrc")
+    assert sandbox.stop() == 0
 
+
+@pytest.mark.parametrize(
+    ("number", "how"),
+    [(signal.SIGINT, "--config"), (signal.SIGTERM, "cwd")],
+    ids=["SIGINT-config", "SIGTERM-cwd"],
+)
+def test_a_background_sandbox_stops_cleanly_on_a_signal(
+    number: int, how: str, example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    """Started as `bluegreen sandbox --config F &` or from the app's folder (SIGINT ignored,
+    as a shell starts background jobs), used from a second shell, then stopped."""
+    argv = ["--config", str(example / ".oopsrc")] if how == "--config" else []
+    sandbox = start(*argv, cwd=tmp_path if argv else example, ignore_sigint=True)
+    running_sandboxes.append(sandbox)
+    shell = clean_env(**sandbox.env)  # what a shell that sourced sandbox.env holds
     status = subprocess.run(
         [sys.executable, "-m", "bluegreen_hooks", "status", "--output", "json"],
         cwd=tmp_path,
-        env=clean_env(**sandbox.env),
+        env=shell,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["active"] == {"color": "blue", "port": 30001, "commit": None}
-    assert sandbox.stop() == 0
-
-
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_background_sandbox_stops_cleanly_on_a_signal(
-    number: int, example: Path, tmp_path: Path, running_sandboxes: list[Running]
-) -> None:
-    sandbox = start("--app", str(example), cwd=tmp_path, ignore_sigint=True)
-    running_sandboxes.append(sandbox)
-    assert sandbox.env_file.is_file()
-    assert sandbox.temp_dir.is_dir()
 
     assert sandbox.stop(number) == 0
 
@@ -220,18 +251,9 @@ def test_a_background_sandbox_stops_cleanly_on_a_signal(
     assert sandbox.process.stderr is not None
     last = [_json_or_none(line) for line in sandbox.process.stderr]
     assert [entry["event"] for entry in last if entry][-1] == "sandbox stopped"
-
-
-def test_a_stopped_sandbox_leaves_an_env_file_it_did_not_write(
-    tmp_path: Path, running_sandboxes: list[Running]
-) -> None:
-    sandbox = start(cwd=tmp_path)
-    running_sandboxes.append(sandbox)
-    sandbox.env_file.write_text("export AWS_ENDPOINT_URL=http://127.0.0.1:1\n")
-
-    assert sandbox.stop() == 0
-
-    assert sandbox.env_file.read_text() == "export AWS_ENDPOINT_URL=http://127.0.0.1:1\n"
+    error, fix = run_in_shell(["status"], shell, tmp_path)
+    assert error.startswith("error: AWS: Could not connect to the endpoint URL")
+    assert fix == SANDBOX_FIX
 
 
 def test_a_second_sandbox_refuses_the_env_file_of_a_running_one(
@@ -254,20 +276,30 @@ def test_a_second_sandbox_refuses_the_env_file_of_a_running_one(
     assert "belongs to a sandbox that is still running" in second.stderr
     assert "--env-file" in second.stderr
     assert first.env_file.read_text() == before
+    # someone points sandbox.env elsewhere meanwhile: stopping leaves their file alone
+    first.env_file.write_text("export AWS_ENDPOINT_URL=http://127.0.0.1:1\n")
     assert first.stop() == 0
+    assert first.env_file.read_text() == "export AWS_ENDPOINT_URL=http://127.0.0.1:1\n"
 
 
-def test_a_stale_env_file_is_replaced(tmp_path: Path, running_sandboxes: list[Running]) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead_port = probe.getsockname()[1]
-    (tmp_path / "sandbox.env").write_text(f"export AWS_ENDPOINT_URL=http://127.0.0.1:{dead_port}\n")
-
-    sandbox = start(cwd=tmp_path)
+def test_after_a_killed_sandbox_aws_and_kubernetes_commands_ask_whether_it_is_running(
+    example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    sandbox = start("--app", str(example), cwd=tmp_path)
     running_sandboxes.append(sandbox)
+    assert sandbox.stop(signal.SIGKILL) == -signal.SIGKILL
+    try:
+        shell = clean_env(**read_env_file(sandbox.env_file))  # left behind, as is its kubeconfig
 
-    assert sandbox.env["AWS_ENDPOINT_URL"] != f"http://127.0.0.1:{dead_port}"
-    assert sandbox.stop() == 0
+        aws = run_in_shell(["status"], shell, tmp_path)
+        kube = run_in_shell(["readiness"], shell, tmp_path)
+
+        assert aws[0].startswith("error: AWS: Could not connect to the endpoint URL")
+        assert kube[0].startswith("error: Kubernetes API at http://127.0.0.1:")
+        assert "Connection refused" in kube[0]
+        assert aws[1] == kube[1] == SANDBOX_FIX
+    finally:
+        shutil.rmtree(sandbox.temp_dir, ignore_errors=True)
 
 
 def test_an_app_folder_without_a_config_exits_2_and_starts_nothing(tmp_path: Path) -> None:
@@ -313,55 +345,45 @@ def test_without_the_sandbox_extra_it_names_the_extra_to_install(
     assert list(tmp_path.iterdir()) == []
 
 
-def run_in_shell(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[str, str]:
-    """A command typed in a shell that sourced sandbox.env: its error and fix lines."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bluegreen_hooks", *argv, "--log-format", "console"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    error, fix = result.stderr.strip().splitlines()
-    return error, fix
-
-
-SANDBOX_FIX = (
-    "  fix: is the sandbox running? start it with `bluegreen sandbox` (then `. sandbox.env`)"
-)
-
-
-def test_after_the_sandbox_stops_aws_commands_ask_whether_it_is_running(
+def test_the_readme_walkthrough_against_a_running_sandbox(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
-    sandbox = start("--app", str(example), cwd=tmp_path)
+    """README "Try it": a sandbox started for the app, and a second shell that sourced
+    sandbox.env publishing, listing and deploying releases through CodeDeploy."""
+    sandbox = start("--app", str(example), cwd=tmp_path, ignore_sigint=True)
     running_sandboxes.append(sandbox)
-    assert sandbox.stop() == 0
+    shell = clean_env(**sandbox.env)
+    first, second = "4444444ffffffff", "5555555aaaaaaaa"
 
-    error, fix = run_in_shell(["status"], clean_env(**sandbox.env), tmp_path)
+    def run(*argv: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", *argv],
+            cwd=tmp_path,
+            env=shell,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, f"{argv}: {result.stderr}"
+        return result.stdout
 
-    assert error.startswith("error: AWS: Could not connect to the endpoint URL")
-    assert fix == SANDBOX_FIX
+    keys = [
+        run("bluegreen_hooks", "bundle", "--commit", c, "--upload").strip() for c in (first, second)
+    ]
+    listed = run("bluegreen_hooks.oops", "list")
+    run("bluegreen_hooks.oops", "deploy", first[:7])
+    run("bluegreen_hooks.oops", "deploy", second[:7])
+    status = json.loads(run("bluegreen_hooks.oops", "status"))
+    run("bluegreen_hooks.oops", "preview")
+    previewed = json.loads(run("bluegreen_hooks.oops", "status"))
+    run("bluegreen_hooks.oops", "rollback")
+    back = json.loads(run("bluegreen_hooks.oops", "status"))
 
-
-def test_after_a_killed_sandbox_aws_and_kubernetes_commands_ask_whether_it_is_running(
-    example: Path, tmp_path: Path, running_sandboxes: list[Running]
-) -> None:
-    sandbox = start("--app", str(example), cwd=tmp_path)
-    running_sandboxes.append(sandbox)
-    assert sandbox.stop(signal.SIGKILL) == -signal.SIGKILL
-    try:
-        shell = clean_env(**read_env_file(sandbox.env_file))  # left behind, as is its kubeconfig
-
-        aws = run_in_shell(["status"], shell, tmp_path)
-        kube = run_in_shell(["readiness"], shell, tmp_path)
-
-        assert aws[0].startswith("error: AWS: Could not connect to the endpoint URL")
-        assert kube[0].startswith("error: Kubernetes API at http://127.0.0.1:")
-        assert "Connection refused" in kube[0]
-        assert aws[1] == kube[1] == SANDBOX_FIX
-    finally:
-        shutil.rmtree(sandbox.temp_dir, ignore_errors=True)
+    assert keys == [f"triggers-service/triggers-service-{c}.zip" for c in (first, second)]
+    assert first[:12] in listed and second[:12] in listed
+    assert status["active"] == {"color": "blue", "port": 30001, "commit": second}
+    assert status["off"] == {"color": "green", "port": 30002, "commit": first}
+    assert (previewed["preview"]["color"], previewed["preview"]["commit"]) == ("green", first)
+    assert back["active"] == status["off"]
+    assert sandbox.stop(signal.SIGINT) == 0
+    assert not sandbox.temp_dir.exists()
