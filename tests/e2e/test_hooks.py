@@ -229,13 +229,18 @@ def test_a_hook_outside_a_bundle_exits_2_and_touches_nothing(app: App, event: st
     assert not list(app.folder.parent.glob("bluegreen-plan-*.json"))
 
 
-def test_a_bundle_root_without_appspec_exits_2(app: App) -> None:
-    result = run_by_hand(
-        app, "BeforeInstall", "--bundle-root", str(app.folder), cwd=app.folder.parent
-    )
+@pytest.mark.parametrize("origin", ["--bundle-root", "BLUEGREEN_BUNDLE_ROOT"])
+def test_a_bundle_root_without_appspec_exits_2(app: App, origin: str) -> None:
+    if origin == "--bundle-root":
+        argv, env = ["BeforeInstall", "--bundle-root", str(app.folder)], {}
+    else:
+        argv, env = ["BeforeInstall"], {"BLUEGREEN_BUNDLE_ROOT": str(app.folder)}
+
+    result = run_by_hand(app, *argv, cwd=app.folder.parent, env=env)
 
     assert result.returncode == 2, result.stderr
-    assert f"--bundle-root names {app.folder}, which has no appspec.yml" in result.stderr
+    assert f"{origin} names {app.folder}, which has no appspec.yml" in result.stderr
+    assert not list(app.folder.parent.glob("bluegreen-plan-*.json"))
 
 
 def test_validate_service_without_a_saved_plan_exits_2_naming_the_plan_file(app: App) -> None:

@@ -302,7 +302,13 @@ def test_after_a_killed_sandbox_aws_and_kubernetes_commands_ask_whether_it_is_ru
         shutil.rmtree(sandbox.temp_dir, ignore_errors=True)
 
 
-def test_an_app_folder_without_a_config_exits_2_and_starts_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("config", [None, '{\n  "elb-name": "x",\n  oops\n}\n'])
+def test_an_app_folder_without_a_valid_config_exits_2_and_starts_nothing(
+    config: str | None, tmp_path: Path
+) -> None:
+    if config is not None:
+        (tmp_path / ".oopsrc").write_text(config)
+
     result = subprocess.run(
         [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--app", str(tmp_path)],
         cwd=tmp_path,
@@ -313,7 +319,11 @@ def test_an_app_folder_without_a_config_exits_2_and_starts_nothing(tmp_path: Pat
     )
 
     assert result.returncode == 2, result.stderr
-    assert f"--app names {tmp_path}, which has no .oopsrc" in result.stderr
+    assert "Traceback" not in result.stderr
+    if config is None:
+        assert f"--app names {tmp_path}, which has no .oopsrc" in result.stderr
+    else:
+        assert str(tmp_path / ".oopsrc") in result.stderr
     assert not (tmp_path / "sandbox.env").exists()
 
 

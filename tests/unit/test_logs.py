@@ -80,6 +80,18 @@ def test_console_shows_the_context_again_when_it_changes() -> None:
     assert lines == ["-- web, deployment d-1", "first", "second", "-- web, deployment d-2", "third"]
 
 
+def test_a_hooks_context_names_its_lifecycle_event() -> None:
+    out = io.StringIO()
+    logs.configure("console", stream=out)
+    logs.bind(application="web", deployment_id="d-7", lifecycle_event="ValidateService")
+    logs.bind(step="validate")
+
+    logs.get_logger().info("validated", color="green", port=30002)
+
+    assert out.getvalue().splitlines()[0] == "-- web, deployment d-7, ValidateService"
+    assert out.getvalue().splitlines()[1].endswith(" validate: validated color=green port=30002")
+
+
 def test_json_lines_keep_every_field_and_the_context_on_every_line() -> None:
     out = io.StringIO()
     logs.configure("json", stream=out)
