@@ -10,7 +10,6 @@ from importlib import import_module
 from bluegreen_hooks import __version__, errors, logs
 
 HOOK_EVENTS = ("BeforeInstall", "ApplicationStart", "ValidateService")
-SANDBOX_HINT = "is the sandbox running? start it with `bluegreen sandbox` (then `. sandbox.env`)"
 
 _EXIT_CODES = """exit codes:
   0    done
@@ -263,14 +262,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _runner(args.command)(args)
     except errors.BluegreenError as exc:
-        return logs.report_failure(exc.message, _sandbox_hint(exc) or exc.hint, exc.exit_code)
+        return logs.report_failure(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
         return logs.report_failure("interrupted", None, errors.INTERRUPTED)
     except Exception as exc:
         message = _remote_error(exc)
         if message is None:
             raise
-        return logs.report_failure(message, _sandbox_hint(exc), errors.FAILED)
+        from bluegreen_hooks.endpoints import refused_hint
+
+        return logs.report_failure(message, refused_hint(exc), errors.FAILED)
 
 
 def _remote_error(exc: Exception) -> str | None:
@@ -284,31 +285,6 @@ def _remote_error(exc: Exception) -> str | None:
         status = getattr(exc, "status", None)
         detail = describe_api_error(exc) if status is not None else str(exc)  # type: ignore[arg-type]
         return f"Kubernetes: {detail}"
-    return None
-
-
-def _sandbox_hint(exc: BaseException) -> str | None:
-    """A refused connection to a loopback endpoint (AWS or Kubernetes) is most likely a
-    sandbox that is not running (any more)."""
-    import ipaddress
-
-    seen: list[BaseException] = []
-    error: BaseException | None = exc
-    while error is not None and error not in seen:
-        seen.append(error)
-        error = error.__cause__ or error.__context__
-    if not any(isinstance(e, ConnectionRefusedError) for e in seen):
-        return None
-    for link in seen:
-        host = getattr(getattr(link, "conn", None), "host", None)  # urllib3's NewConnectionError
-        if not isinstance(host, str):
-            continue
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if loopback:
-            return SANDBOX_HINT
     return None
 
 

@@ -14,6 +14,7 @@ import urllib3
 from kubernetes.client.api_client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from bluegreen_hooks.endpoints import refused_hint
 from bluegreen_hooks.errors import DeployFailed
 
 Object = dict[str, Any]
@@ -125,7 +126,7 @@ class Rest:
             raise DeployFailed(
                 f"Kubernetes API at {self._client.configuration.host} not reachable: "
                 f"{_short(reason)}",
-                hint="check KUBECONFIG and that the API server answers",
+                hint=refused_hint(exc) or "check KUBECONFIG and that the API server answers",
             ) from exc
         if stream and 200 <= response.status <= 299:
             return response
