@@ -70,14 +70,17 @@ def publish(client: S3Client, bucket: str, bundle: Bundle) -> bool:
         return False
     if existing is not None:
         log.warning("replacing a different bundle under this key", bucket=bucket, key=bundle.key)
-    client.put_object(
-        Bucket=bucket,
-        Key=bundle.key,
-        Body=bundle.data,
-        ContentType="application/zip",
-        ContentMD5=base64.b64encode(bytes.fromhex(bundle.md5)).decode(),
-        Metadata={SHA256_METADATA: bundle.sha256},
-    )
+    try:
+        client.put_object(
+            Bucket=bucket,
+            Key=bundle.key,
+            Body=bundle.data,
+            ContentType="application/zip",
+            ContentMD5=base64.b64encode(bytes.fromhex(bundle.md5)).decode(),
+            Metadata={SHA256_METADATA: bundle.sha256},
+        )
+    except client.exceptions.NoSuchBucket:
+        raise _no_bucket(bucket) from None
     log.info("bundle uploaded", bucket=bucket, key=bundle.key, bytes=len(bundle.data))
     return True
 
@@ -120,11 +123,15 @@ def _listed(
                 if release is not None:
                     found.append(release)
     except client.exceptions.NoSuchBucket:
-        raise ConfigError(
-            f"S3 bucket {bucket!r} (config key 's3-bucket') does not exist",
-            hint="check s3-bucket and the region, or create the bucket",
-        ) from None
+        raise _no_bucket(bucket) from None
     return found
+
+
+def _no_bucket(bucket: str) -> ConfigError:
+    return ConfigError(
+        f"S3 bucket {bucket!r} (config key 's3-bucket') does not exist",
+        hint="check s3-bucket and the region, or create the bucket",
+    )
 
 
 def _release(item: Any, application: str) -> Release | None:
