@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bluegreen_hooks.bundle import Bundle, bundle_key
-from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import ConfigError, UsageError
 from bluegreen_hooks.logs import get_logger
 
@@ -20,17 +19,6 @@ SHA256_METADATA = "sha256"  # x-amz-meta-sha256: the bundle's content hash
 MIN_PREFIX = 4  # as git: shorter abbreviations are refused
 NEAREST = 5  # releases listed when a commit is unknown
 _PREFIX = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def required(config: Config, key: str) -> str:
-    """A setting this command cannot do without (exit 2 naming the key when missing)."""
-    value = getattr(config, key.replace("-", "_"))
-    if not value:
-        raise ConfigError(
-            f"{config.path}: key '{key}' is needed by this command and is not set",
-            hint=f'add "{key}": "..." to {config.path.name}',
-        )
-    return str(value)
 
 
 @dataclass(frozen=True)

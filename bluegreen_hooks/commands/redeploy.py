@@ -6,13 +6,13 @@ import argparse
 
 from bluegreen_hooks import clients, codedeploy, logs
 from bluegreen_hooks.commands.common import config_from
-from bluegreen_hooks.releases import find_release, required
+from bluegreen_hooks.releases import find_release
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    bucket = required(config, "s3-bucket")
-    group = required(config, "deployment-group")
+    bucket = config.require("s3-bucket", needed_by="redeploy (oops deploy)")
+    group = config.require("deployment-group", needed_by="redeploy (oops deploy)")
     release = find_release(clients.s3(config), bucket, config.application_name, args.commit)
     client = clients.codedeploy(config)
     deployment_id = codedeploy.start(
