@@ -18,16 +18,17 @@ def run(args: argparse.Namespace) -> int:
     deployment_id = codedeploy.start(
         client, application=config.application_name, group=group, bucket=bucket, release=release
     )
-    print(deployment_id, flush=True)
-    logs.bind(deployment_id=deployment_id, commit=release.commit)
-    log = logs.get_logger()
-    log.info("deployment created", key=f"s3://{bucket}/{release.key}", group=group)
-    if args.no_wait:
-        return 0
     try:
+        print(deployment_id, flush=True)
+        logs.bind(deployment_id=deployment_id, commit=release.commit)
+        logs.get_logger().info(
+            "deployment created", key=f"s3://{bucket}/{release.key}", group=group
+        )
+        if args.no_wait:
+            return 0
         outcome = codedeploy.follow(client, deployment_id)
     except KeyboardInterrupt:
-        log.warning(
+        logs.get_logger().warning(
             "stopped following; the deployment goes on in CodeDeploy",
             stop_it=f"aws deploy stop-deployment --deployment-id {deployment_id}",
         )

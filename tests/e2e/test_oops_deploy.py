@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +144,29 @@ def test_oops_deploy_of_an_unknown_commit_exits_2_listing_the_nearest_releases(a
     assert result.returncode == 2
     assert "nearest releases" in result.stderr and V1 in result.stderr
     assert result.stdout == ""
+
+
+def test_ctrl_c_while_following_exits_130_and_the_deployment_goes_on(app: App) -> None:
+    publish(app, V1)
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "bluegreen_hooks.oops", "deploy", V1, "--config", str(app.config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=app.folder,
+    )
+    try:
+        assert follower.stdout is not None
+        deployment_id = follower.stdout.readline().strip()  # printed once it is created
+        follower.send_signal(signal.SIGINT)
+        _, stderr = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+
+    assert follower.returncode == 130
+    assert "the deployment goes on in CodeDeploy" in stderr
+    assert f"aws deploy stop-deployment --deployment-id {deployment_id}" in stderr
+    assert wait_for_end(deployment_id)["status"] == "Succeeded"
+    assert app.instance_ports() == {app.green}
