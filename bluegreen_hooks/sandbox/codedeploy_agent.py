@@ -53,6 +53,9 @@ HEALTH_CONSTRAINTS = {
 }
 
 
+MANUAL_STOP = {"code": "MANUAL_STOP", "message": "The deployment was stopped by a user."}
+
+
 class EventFailed(Exception):
     """A lifecycle event failed; carries CodeDeploy's diagnostics."""
 
@@ -201,10 +204,15 @@ class CodeDeployAgent:
             codedeploy_api.finish(record, "Failed", HEALTH_CONSTRAINTS)
             return
         for event in LIFECYCLE:
+            if codedeploy_api.stop_requested(record):
+                target.skip_from(event)
+                codedeploy_api.finish(record, "Stopped", MANUAL_STOP)
+                return
             target.begin(event)
             try:
                 self._event(deployment, event)
-            except EventFailed as failed:
+            except Exception as exc:  # any other error is the agent's: UnknownError
+                failed = exc if isinstance(exc, EventFailed) else _unknown(exc)
                 target.fail_all(event, failed)
                 codedeploy_api.finish(record, "Failed", HEALTH_CONSTRAINTS)
                 return
@@ -415,6 +423,12 @@ class _Target:
         )
         self._publish("InProgress")
 
+    def skip_from(self, event: str) -> None:
+        """A stop was asked for: this event and every later one Skipped."""
+        for name in LIFECYCLE[LIFECYCLE.index(event) :]:
+            self._events[name]["status"] = "Skipped"
+        self.done("Skipped")
+
     def fail_all(self, event: str, failed: EventFailed) -> None:
         """This event Failed; every later one Skipped; the target Failed."""
         self._events[event].update(status="Failed", endTime=_now(), diagnostics=failed.diagnostics)
@@ -440,6 +454,10 @@ class _Target:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _unknown(exc: Exception) -> EventFailed:
+    return EventFailed("UnknownError", f"{type(exc).__name__}: {exc}")
 
 
 def _inherited_env() -> dict[str, str]:
