@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import stat
 import zipfile
@@ -217,3 +218,45 @@ def test_zip_is_readable_by_the_standard_library_with_no_directory_entries(
     archive = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
     assert archive.testzip() is None
     assert not any(info.is_dir() for info in archive.infolist())
+
+
+@pytest.mark.parametrize(("ready_timeout", "expected"), [(120, 900), (1200, 1500), (3500, 3600)])
+def test_application_start_outlasts_the_ready_timeout(
+    app: Path, tmp_path: Path, ready_timeout: int, expected: int
+) -> None:
+    config = json.loads((app / ".oopsrc").read_text())
+    config["ready-timeout"] = ready_timeout
+    (app / ".oopsrc").write_text(json.dumps(config))
+
+    _, path = bundle(app, tmp_path / "out")
+
+    appspec = yaml.safe_load(zipfile.ZipFile(path).read("appspec.yml"))
+    assert appspec["hooks"]["ApplicationStart"][0]["timeout"] == expected
+
+
+def test_an_own_appspec_too_short_for_the_ready_timeout_is_warned_about(
+    app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (app / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n"
+        "  ApplicationStart:\n    - location: hooks/application-start\n      timeout: 60\n"
+    )
+
+    code, _ = bundle(app, tmp_path / "out", "--log-format", "json")
+
+    assert code == 0
+    warning = json.loads(capsys.readouterr().err.splitlines()[0])
+    assert warning["event"] == "ApplicationStart may be killed before its pods are Ready"
+    assert "at least 420" in warning["fix"]  # the example's ready-timeout 120 + 300
+
+
+def test_an_unreadable_own_appspec_exits_2(
+    app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (app / "appspec.yml").write_text("hooks: [unclosed\n")
+
+    code, path = bundle(app, tmp_path / "out")
+
+    assert code == 2
+    assert "appspec.yml: cannot read its hooks" in capsys.readouterr().err
+    assert not path.exists()
