@@ -167,7 +167,8 @@ class CodeDeployAgent:
         if service not in self._clients:
             import boto3
 
-            make: Any = boto3.client
+            # Its own session: boto3's default one is not safe to share across threads.
+            make: Any = boto3.session.Session().client
             self._clients[service] = make(
                 service,
                 region_name=self.region,

@@ -181,3 +181,17 @@ def test_status_text_shows_the_preview(fresh: App) -> None:
 
     assert result.returncode == 0, result.stderr
     assert f"preview green  port {app.green}  (load balancer {preview_of(app)})" in result.stdout
+
+
+def test_preview_refuses_an_inconsistent_main_load_balancer_and_touches_nothing(
+    fresh: App,
+) -> None:
+    app = fresh
+    app.point_http_listener(app.green)  # 80 on green, 443 still on blue
+    before = preview_listeners(app)
+
+    result = oops(app, "preview")
+
+    assert result.returncode == 4
+    assert "listeners disagree" in result.stderr
+    assert preview_listeners(app) == before

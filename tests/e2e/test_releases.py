@@ -166,3 +166,32 @@ def test_deploy_to_an_unknown_deployment_group_exits_2(app: App) -> None:
 
     assert result.returncode == 2
     assert "deployment group 'nope'" in result.stderr
+
+
+def test_list_still_answers_when_the_load_balancer_state_is_inconsistent(app: App) -> None:
+    publish(app, V1)
+    app.set_tags(green=str(app.blue))  # both colors on one port: exit 4 for a deploy
+
+    result = oops(app, "list", "--output", "json")
+
+    assert result.returncode == 0, result.stderr
+    assert [(r["commit"], r["live"]) for r in json.loads(result.stdout)["releases"]] == [(V1, None)]
+    assert "cannot tell which release is live" in result.stderr
+
+
+def test_deploy_to_a_missing_codedeploy_application_exits_2(app: App) -> None:
+    publish(app, V1)
+    data = json.loads(app.config.read_text())
+    data["application-name"] = f"{app.name}-x"
+    app.config.write_text(json.dumps(data))
+    s3().copy_object(
+        Bucket=bucket_of(app),
+        Key=f"{app.name}-x/{app.name}-x-{V1}.zip",
+        CopySource={"Bucket": bucket_of(app), "Key": f"{app.name}/{app.name}-{V1}.zip"},
+    )
+
+    result = oops(app, "deploy", V1)
+
+    assert result.returncode == 2
+    assert f"CodeDeploy application '{app.name}-x'" in result.stderr
+    assert result.stdout == ""
