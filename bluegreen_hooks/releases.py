@@ -123,15 +123,13 @@ def _no_bucket(bucket: str) -> ConfigError:
 
 
 def _release(item: Any, application: str) -> Release | None:
+    """The release an object is, if its key is `<app>/<app>-<commit>.zip`."""
     key = str(item["Key"])
-    stem = key.rsplit("/", 1)[-1]
-    head = f"{application}-"
-    if not (stem.startswith(head) and stem.endswith(".zip")) or key != bundle_key(
-        application, stem[len(head) : -len(".zip")]
-    ):
+    commit = key.removeprefix(f"{application}/{application}-").removesuffix(".zip")
+    if not commit or "/" in commit or key != bundle_key(application, commit):
         return None
     return Release(
-        commit=stem[len(head) : -len(".zip")],
+        commit=commit,
         key=key,
         size=int(item.get("Size", 0)),
         modified=item["LastModified"],

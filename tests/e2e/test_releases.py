@@ -109,7 +109,13 @@ def test_list_shows_releases_newest_first_marking_active_and_idle(app: App) -> N
 
 def test_list_ignores_other_objects_in_the_bucket(app: App) -> None:
     publish(app, V1)
-    for key in (f"{app.name}/notes.txt", f"{app.name}-other/{app.name}-x.zip", "README"):
+    others = (
+        f"{app.name}/notes.txt",
+        f"{app.name}/{app.name}-x/y.zip",
+        f"{app.name}-other/{app.name}-x.zip",
+        "README",
+    )
+    for key in others:
         s3().put_object(Bucket=bucket_of(app), Key=key, Body=b"x")
 
     result = oops(app, "list", "--output", "json")
