@@ -14,6 +14,7 @@ back through GetDeployment, ListDeploymentTargets and GetDeploymentTarget.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -189,7 +190,10 @@ class CodeDeployAgent:
             for deployment_id in created:
                 if self._stop.is_set():
                     return
-                self._run(deployment_id)
+                try:
+                    self._run(deployment_id)
+                except Exception:  # a bug here must not stop the agent taking deployments
+                    logging.getLogger(__name__).exception("agent failed on %s", deployment_id)
 
     # --- one deployment ------------------------------------------------------------------
 
