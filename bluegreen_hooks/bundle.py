@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import stat
 import time
@@ -20,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from bluegreen_hooks.config import CONFIG_NAME, Config
 from bluegreen_hooks.errors import UsageError
+from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.plan import check_commit
 from bluegreen_hooks.release import RELEASE_FILE
 
@@ -32,6 +34,8 @@ HOOKS: dict[str, tuple[str, int]] = {
     "ApplicationStart": ("application-start", 900),
     "ValidateService": ("validate-service", 300),
 }
+MAX_HOOK_TIMEOUT = 3600  # CodeDeploy's limit per lifecycle event
+START_MARGIN = 300  # ApplicationStart: the lock, the workload and the switch, beyond the wait
 _ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
 # CI variables recorded in RELEASE, first match wins per field (Travis, then Jenkins-style).
 _BUILD_URL_VARS = ("TRAVIS_BUILD_WEB_URL", "BUILD_URL")
@@ -93,8 +97,9 @@ def collect_entries(config: Config, commit: str, environ: Mapping[str, str]) -> 
     own_appspec = root / APPSPEC
     if own_appspec.is_file():
         entries[APPSPEC] = _entry(own_appspec, root)
+        check_start_timeout(entries[APPSPEC].data, config.ready_timeout)
     else:
-        entries[APPSPEC] = Entry(APPSPEC, default_appspec().encode())
+        entries[APPSPEC] = Entry(APPSPEC, default_appspec(config.ready_timeout).encode())
     for event, (shim, _) in HOOKS.items():
         name = f"{HOOKS_DIR}/{shim}"
         entries[name] = Entry(name, default_shim(event).encode(), executable=True)
@@ -166,7 +171,8 @@ def write_zip(entries: list[Entry], epoch: int) -> bytes:
     return buffer.getvalue()
 
 
-def default_appspec() -> str:
+def default_appspec(ready_timeout: float = 200.0) -> str:
+    """The three hooks; ApplicationStart outlasts `ready-timeout` (CodeDeploy allows 3600 s)."""
     lines = [
         "# CodeDeploy application specification, written by `bluegreen bundle`.",
         "# Each hook runs `python3 -m bluegreen_hooks hook <Event>` (see hooks/).",
@@ -175,8 +181,33 @@ def default_appspec() -> str:
         "hooks:",
     ]
     for event, (shim, timeout) in HOOKS.items():
+        if event == "ApplicationStart":
+            timeout = min(MAX_HOOK_TIMEOUT, max(timeout, math.ceil(ready_timeout) + START_MARGIN))
         lines += [f"  {event}:", f"    - location: {HOOKS_DIR}/{shim}", f"      timeout: {timeout}"]
     return "\n".join(lines) + "\n"
+
+
+def check_start_timeout(appspec_text: bytes, ready_timeout: float) -> None:
+    """Warn when the agent would kill ApplicationStart before it can wait `ready-timeout`."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(appspec_text) or {}
+        scripts = (spec.get("hooks") or {}).get("ApplicationStart") or []
+        total = sum(int(s.get("timeout", MAX_HOOK_TIMEOUT)) for s in scripts)
+    except (yaml.YAMLError, AttributeError, TypeError, ValueError) as exc:
+        raise UsageError(
+            f"{APPSPEC}: cannot read its hooks: {exc}",
+            hint="see the appspec.yml of bluegreen-hooks for the expected shape",
+        ) from exc
+    if scripts and total < ready_timeout + START_MARGIN:
+        get_logger().warning(
+            "ApplicationStart may be killed before its pods are Ready",
+            application_start_timeout=total,
+            ready_timeout=ready_timeout,
+            fix=f"raise the ApplicationStart timeout in {APPSPEC} to at least"
+            f" {math.ceil(ready_timeout) + START_MARGIN} (CodeDeploy allows {MAX_HOOK_TIMEOUT})",
+        )
 
 
 def default_shim(event: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,41 +86,42 @@ def start(
 
 
 def follow(
-    client: CodeDeployClient,
-    deployment_id: str,
-    *,
-    interval: float = POLL_SECONDS,
-    clock: Callable[[], float] = time.monotonic,
+    client: CodeDeployClient, deployment_id: str, *, interval: float = POLL_SECONDS
 ) -> Outcome:
     """Poll until the deployment ends, logging each status change; then explain a failure."""
+    info = _wait_until_ended(client, deployment_id, interval)
+    status = str(info["status"])
+    if status == SUCCEEDED:
+        return Outcome(deployment_id, status, None)
+    error = info.get("errorInformation") or {}
+    return Outcome(
+        deployment_id,
+        status,
+        ": ".join(str(error[k]) for k in ("code", "message") if error.get(k)) or None,
+        tuple(failed_events(client, deployment_id)),
+        _group_id(client, str(info.get("applicationName")), str(info.get("deploymentGroupName"))),
+    )
+
+
+def _wait_until_ended(client: CodeDeployClient, deployment_id: str, interval: float) -> Any:
     log = get_logger()
-    started, last, warned = clock(), None, False
+    started, last, warned = time.monotonic(), "Created", False
     while True:
         info = client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
         status = str(info.get("status"))
-        if status != last and not (last is None and status == "Created"):
+        if status != last:
             log.info(f"deployment {status}", status=status)
-        last = status
+            last = status
         if status in TERMINAL:
-            break
-        if status == "Created" and not warned and clock() - started > NO_AGENT_WARNING_SECONDS:
+            return info
+        waited = time.monotonic() - started
+        if status == "Created" and not warned and waited > NO_AGENT_WARNING_SECONDS:
             log.warning(
                 "deployment not picked up yet: is a CodeDeploy agent running in the group?",
                 group=info.get("deploymentGroupName"),
             )
             warned = True
         time.sleep(interval)
-    if status == SUCCEEDED:
-        return Outcome(deployment_id, status, None)
-    error = info.get("errorInformation") or {}
-    text = ": ".join(str(error[k]) for k in ("code", "message") if error.get(k)) or None
-    return Outcome(
-        deployment_id,
-        status,
-        text,
-        tuple(failed_events(client, deployment_id)),
-        _group_id(client, str(info.get("applicationName")), str(info.get("deploymentGroupName"))),
-    )
 
 
 def _group_id(client: CodeDeployClient, application: str, group: str) -> str | None:

@@ -82,6 +82,10 @@ def preflight(run: Run, router: elb.Router | None = None) -> elb.Router:
 def prepare(run: Run, router: elb.Router | None = None) -> Plan:
     """Preflight and plan: config, router, cluster, namespace, templates. Touches nothing."""
     log = logs.get_logger()
+    if router is None:  # nothing read yet: templates first, before any AWS or Kubernetes call
+        from bluegreen_hooks.template_check import check_templates
+
+        check_templates(run.config, run.commit, run.deployment_id)
     router = preflight(run, router)
     commit = resolve_commit(
         run.commit, bundle_root=run.bundle_root, application=run.config.application_name

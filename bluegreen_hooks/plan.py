@@ -18,6 +18,7 @@ from bluegreen_hooks.templates import (
     Manifest,
     find_templates,
     load_manifests,
+    read_template,
     stamp,
     substitute,
 )
@@ -108,7 +109,7 @@ def render(
 def _render_file(
     path: Path, variables: Mapping[str, str], config: Config, color: Color, commit: str
 ) -> list[Manifest]:
-    text = substitute(path.read_text(encoding="utf-8"), variables, path)
+    text = substitute(read_template(path), variables, path)
     return [
         stamp(
             m,

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bluegreen_hooks.bundle import Bundle, bundle_key
-from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import ConfigError, UsageError
 from bluegreen_hooks.logs import get_logger
 
@@ -20,17 +19,6 @@ SHA256_METADATA = "sha256"  # x-amz-meta-sha256: the bundle's content hash
 MIN_PREFIX = 4  # as git: shorter abbreviations are refused
 NEAREST = 5  # releases listed when a commit is unknown
 _PREFIX = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def required(config: Config, key: str) -> str:
-    """A setting this command cannot do without (exit 2 naming the key when missing)."""
-    value = getattr(config, key.replace("-", "_"))
-    if not value:
-        raise ConfigError(
-            f"{config.path}: key '{key}' is needed by this command and is not set",
-            hint=f'add "{key}": "..." to {config.path.name}',
-        )
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -70,14 +58,17 @@ def publish(client: S3Client, bucket: str, bundle: Bundle) -> bool:
         return False
     if existing is not None:
         log.warning("replacing a different bundle under this key", bucket=bucket, key=bundle.key)
-    client.put_object(
-        Bucket=bucket,
-        Key=bundle.key,
-        Body=bundle.data,
-        ContentType="application/zip",
-        ContentMD5=base64.b64encode(bytes.fromhex(bundle.md5)).decode(),
-        Metadata={SHA256_METADATA: bundle.sha256},
-    )
+    try:
+        client.put_object(
+            Bucket=bucket,
+            Key=bundle.key,
+            Body=bundle.data,
+            ContentType="application/zip",
+            ContentMD5=base64.b64encode(bytes.fromhex(bundle.md5)).decode(),
+            Metadata={SHA256_METADATA: bundle.sha256},
+        )
+    except client.exceptions.NoSuchBucket:
+        raise _no_bucket(bucket) from None
     log.info("bundle uploaded", bucket=bucket, key=bundle.key, bytes=len(bundle.data))
     return True
 
@@ -120,23 +111,25 @@ def _listed(
                 if release is not None:
                     found.append(release)
     except client.exceptions.NoSuchBucket:
-        raise ConfigError(
-            f"S3 bucket {bucket!r} (config key 's3-bucket') does not exist",
-            hint="check s3-bucket and the region, or create the bucket",
-        ) from None
+        raise _no_bucket(bucket) from None
     return found
 
 
+def _no_bucket(bucket: str) -> ConfigError:
+    return ConfigError(
+        f"S3 bucket {bucket!r} (config key 's3-bucket') does not exist",
+        hint="check s3-bucket and the region, or create the bucket",
+    )
+
+
 def _release(item: Any, application: str) -> Release | None:
+    """The release an object is, if its key is `<app>/<app>-<commit>.zip`."""
     key = str(item["Key"])
-    stem = key.rsplit("/", 1)[-1]
-    head = f"{application}-"
-    if not (stem.startswith(head) and stem.endswith(".zip")) or key != bundle_key(
-        application, stem[len(head) : -len(".zip")]
-    ):
+    commit = key.removeprefix(f"{application}/{application}-").removesuffix(".zip")
+    if not commit or "/" in commit or key != bundle_key(application, commit):
         return None
     return Release(
-        commit=stem[len(head) : -len(".zip")],
+        commit=commit,
         key=key,
         size=int(item.get("Size", 0)),
         modified=item["LastModified"],

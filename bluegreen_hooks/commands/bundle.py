@@ -11,7 +11,7 @@ from bluegreen_hooks.commands.common import config_from
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    bucket = releases.required(config, "s3-bucket") if args.upload else None
+    bucket = config.require("s3-bucket", needed_by="bundle --upload") if args.upload else None
     built = bundle.build(config, args.commit)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -6,12 +6,14 @@ import argparse
 
 from bluegreen_hooks import lifecycle, logs
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
+from bluegreen_hooks.template_check import check_templates
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     deployment_id = args.deployment_id or new_deployment_id("cli")
     logs.bind(deployment_id=deployment_id)
+    check_templates(config, args.commit, deployment_id)  # before any AWS or Kubernetes call
     deploy_run = lifecycle.Run(config=config, deployment_id=deployment_id, commit=args.commit)
     router = deploy_run.router()
     if not args.redeploy and router.commits.get(router.active) == args.commit:

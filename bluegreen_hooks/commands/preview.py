@@ -6,12 +6,11 @@ import argparse
 
 from bluegreen_hooks import elb, logs, preview
 from bluegreen_hooks.commands.common import config_from
-from bluegreen_hooks.releases import required
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    name = required(config, "preview-elb-name")
+    name = config.require("preview-elb-name", needed_by="preview (oops preview)")
     client = elb.make_client(config)
     router = elb.read_router(client, config)
     state = preview.read_preview(client, config, name)

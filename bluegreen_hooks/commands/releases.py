@@ -10,12 +10,12 @@ from bluegreen_hooks import clients, elb, logs
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.commands.common import config_from
 from bluegreen_hooks.errors import InconsistentState
-from bluegreen_hooks.releases import Release, list_releases, required
+from bluegreen_hooks.releases import Release, list_releases
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    bucket = required(config, "s3-bucket")
+    bucket = config.require("s3-bucket", needed_by="releases (oops list)")
     found = list_releases(clients.s3(config), bucket, config.application_name)
     live = live_commits(config)
     rows = [{**r.to_json(), **_marker(r, live)} for r in found]

@@ -14,6 +14,7 @@ back through GetDeployment, ListDeploymentTargets and GetDeploymentTarget.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -51,6 +52,9 @@ HEALTH_CONSTRAINTS = {
     " deployment, too few healthy instances are available for deployment, or some instances"
     " in your deployment group are experiencing problems.",
 }
+
+
+MANUAL_STOP = {"code": "MANUAL_STOP", "message": "The deployment was stopped by a user."}
 
 
 class EventFailed(Exception):
@@ -164,7 +168,8 @@ class CodeDeployAgent:
         if service not in self._clients:
             import boto3
 
-            make: Any = boto3.client
+            # Its own session: boto3's default one is not safe to share across threads.
+            make: Any = boto3.session.Session().client
             self._clients[service] = make(
                 service,
                 region_name=self.region,
@@ -185,7 +190,10 @@ class CodeDeployAgent:
             for deployment_id in created:
                 if self._stop.is_set():
                     return
-                self._run(deployment_id)
+                try:
+                    self._run(deployment_id)
+                except Exception:  # a bug here must not stop the agent taking deployments
+                    logging.getLogger(__name__).exception("agent failed on %s", deployment_id)
 
     # --- one deployment ------------------------------------------------------------------
 
@@ -201,10 +209,15 @@ class CodeDeployAgent:
             codedeploy_api.finish(record, "Failed", HEALTH_CONSTRAINTS)
             return
         for event in LIFECYCLE:
+            if codedeploy_api.stop_requested(record):
+                target.skip_from(event)
+                codedeploy_api.finish(record, "Stopped", MANUAL_STOP)
+                return
             target.begin(event)
             try:
                 self._event(deployment, event)
-            except EventFailed as failed:
+            except Exception as exc:  # any other error is the agent's: UnknownError
+                failed = exc if isinstance(exc, EventFailed) else _unknown(exc)
                 target.fail_all(event, failed)
                 codedeploy_api.finish(record, "Failed", HEALTH_CONSTRAINTS)
                 return
@@ -415,6 +428,12 @@ class _Target:
         )
         self._publish("InProgress")
 
+    def skip_from(self, event: str) -> None:
+        """A stop was asked for: this event and every later one Skipped."""
+        for name in LIFECYCLE[LIFECYCLE.index(event) :]:
+            self._events[name]["status"] = "Skipped"
+        self.done("Skipped")
+
     def fail_all(self, event: str, failed: EventFailed) -> None:
         """This event Failed; every later one Skipped; the target Failed."""
         self._events[event].update(status="Failed", endTime=_now(), diagnostics=failed.diagnostics)
@@ -440,6 +459,10 @@ class _Target:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _unknown(exc: Exception) -> EventFailed:
+    return EventFailed("UnknownError", f"{type(exc).__name__}: {exc}")
 
 
 def _inherited_env() -> dict[str, str]:

@@ -1,7 +1,8 @@
 """What moto's CodeDeploy lacks for the emulated agent: instance targets and error information.
 
-moto records deployments but nothing runs them; it answers neither ListDeploymentTargets nor
-GetDeploymentTarget, and its GetDeployment always returns an empty `errorInformation`. The
+moto records deployments but nothing runs them; it answers neither ListDeploymentTargets,
+GetDeploymentTarget nor StopDeployment, and its GetDeployment always returns an empty
+`errorInformation`. The
 emulated agent (same process as the moto server) keeps its results on moto's deployment
 objects through the functions below; `install()` adds the handlers that serve them, so the
 product reads them with ordinary boto3 calls over HTTP.
@@ -16,6 +17,7 @@ from typing import Any
 
 _TARGETS = "bluegreen_targets"  # attribute on moto's DeploymentInfo: {target id: InstanceTarget}
 _ERROR = "bluegreen_error_information"
+_STOP = "bluegreen_stop_requested"
 _lock = threading.Lock()
 _installed = False
 
@@ -42,6 +44,7 @@ def install() -> None:
         cls.list_deployment_targets = _list_deployment_targets
         cls.get_deployment_target = _get_deployment_target
         cls.batch_get_deployment_targets = _batch_get_deployment_targets
+        cls.stop_deployment = _stop_deployment
         _installed = True
 
 
@@ -69,11 +72,19 @@ def claim(found: Any) -> bool:
 def finish(found: Any, status: str, error: Mapping[str, str] | None = None) -> None:
     """Succeeded or Failed (with CodeDeploy's `errorInformation`)."""
     with _lock:
-        if error:
-            setattr(found, _ERROR, dict(error))
-        found.deployment_overview = {**found.deployment_overview, "InProgress": 0, status: 1}
-        found.complete_time = _now()
-        found.status = status
+        _finish(found, status, error)
+
+
+def _finish(found: Any, status: str, error: Mapping[str, str] | None) -> None:
+    if error:
+        setattr(found, _ERROR, dict(error))
+    found.deployment_overview = {**found.deployment_overview, "InProgress": 0, status: 1}
+    found.complete_time = _now()
+    found.status = status
+
+
+def stop_requested(found: Any) -> bool:
+    return bool(getattr(found, _STOP, False))
 
 
 def put_target(found: Any, target: Mapping[str, Any]) -> None:
@@ -123,6 +134,21 @@ def _batch_get_deployment_targets(self: Any) -> Any:
     if missing:
         raise _target_missing(missing[0])
     return ActionResult({"deploymentTargets": [_wrapped(targets[i]) for i in wanted]})
+
+
+def _stop_deployment(self: Any) -> Any:
+    """Stopped at once if no agent has it yet; else the agent stops after the current event."""
+    from moto.core.responses import ActionResult
+
+    found = self.codedeploy_backend.get_deployment(self._get_param("deploymentId"))
+    with _lock:
+        if found.status in ("Succeeded", "Failed", "Stopped"):
+            return ActionResult({"status": "Succeeded", "statusMessage": "already ended"})
+        setattr(found, _STOP, True)
+        if found.status != "Created":
+            return ActionResult({"status": "Pending", "statusMessage": "stopping"})
+        _finish(found, "Stopped", {"code": "MANUAL_STOP", "message": "stopped before it started"})
+    return ActionResult({"status": "Succeeded", "statusMessage": "stopped"})
 
 
 def _wrapped(target: dict[str, Any]) -> dict[str, Any]:

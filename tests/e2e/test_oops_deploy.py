@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from bluegreen_hooks.sandbox.environment import Sandbox
 from tests.e2e.releases import (
     GROUP,
     bucket_of,
+    codedeploy,
     deployment,
     lifecycle_events,
     oops,
@@ -141,3 +146,84 @@ def test_oops_deploy_of_an_unknown_commit_exits_2_listing_the_nearest_releases(a
     assert result.returncode == 2
     assert "nearest releases" in result.stderr and V1 in result.stderr
     assert result.stdout == ""
+
+
+def test_ctrl_c_while_following_exits_130_and_the_deployment_goes_on(app: App) -> None:
+    publish(app, V1)
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "bluegreen_hooks.oops", "deploy", V1, "--config", str(app.config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=app.folder,
+    )
+    try:
+        assert follower.stdout is not None
+        deployment_id = follower.stdout.readline().strip()  # printed once it is created
+        follower.send_signal(signal.SIGINT)
+        _, stderr = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+
+    assert follower.returncode == 130
+    assert "the deployment goes on in CodeDeploy" in stderr
+    assert f"aws deploy stop-deployment --deployment-id {deployment_id}" in stderr
+    assert wait_for_end(deployment_id)["status"] == "Succeeded"
+    assert app.instance_ports() == {app.green}
+
+
+def test_a_deployment_stopped_while_followed_exits_1_and_runs_no_further_event(
+    app: App,
+) -> None:
+    go = app.folder / "go"
+    (app.folder / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n"
+        "  BeforeInstall:\n    - location: hooks/wait-for-go\n      timeout: 60\n"
+        "  ApplicationStart:\n    - location: hooks/application-start\n      timeout: 60\n"
+    )
+    hook = app.folder / "hooks" / "wait-for-go"
+    hook.parent.mkdir()
+    hook.write_text(f"#!/bin/sh\nwhile [ ! -f {go} ]; do sleep 0.05; done\n")
+    hook.chmod(0o755)
+    publish(app, V1)
+    before = app.snapshot()
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "bluegreen_hooks.oops", "deploy", V1, "--config", str(app.config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=app.folder,
+    )
+    try:
+        assert follower.stdout is not None
+        deployment_id = follower.stdout.readline().strip()
+        wait_for_event(deployment_id, "BeforeInstall", "InProgress")
+        codedeploy().stop_deployment(deploymentId=deployment_id)
+        go.touch()
+        _, stderr = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+
+    assert follower.returncode == 1
+    assert f"deployment {deployment_id} Stopped" in stderr and "MANUAL_STOP" in stderr
+    events = lifecycle_events(deployment_id)
+    assert events["BeforeInstall"]["status"] == "Succeeded"
+    assert events["ApplicationStart"]["status"] == "Skipped"
+    assert app.snapshot() == before
+
+
+def wait_for_event(deployment_id: str, event: str, status: str) -> None:
+    """Poll the deployment's target (there is no watch) until `event` has `status`."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if lifecycle_events(deployment_id)[event]["status"] == status:
+                return
+        except AssertionError:  # no target yet: the agent has not picked it up
+            pass
+        assert time.monotonic() < deadline, f"{event} never {status}"
+        time.sleep(0.05)
