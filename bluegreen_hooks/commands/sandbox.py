@@ -137,7 +137,12 @@ def remove_if_unchanged(path: Path, written: str) -> None:
 
 def refuse_live_env_file(path: Path) -> None:
     """An env file whose AWS endpoint still answers belongs to a running sandbox; a stale one
-    (its ports dead) is simply replaced."""
+    (its ports dead) is simply replaced. Its folder must be there to write it in."""
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+        raise UsageError(
+            f"--env-file {path}: cannot write there ({path.parent} is not a writable folder)",
+            hint="pass --env-file in an existing folder you can write to, e.g. ./sandbox.env",
+        )
     endpoint = _env_file_value(path, "AWS_ENDPOINT_URL")
     if endpoint is None:
         return

@@ -82,13 +82,20 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def temp_root(cwd: Path) -> Path:
+    """The sandbox's TMPDIR, one per test, so its temporary files can be seen to go."""
+    root = cwd.parent / f"{cwd.name}-tmp"
+    root.mkdir(exist_ok=True)
+    return root
+
+
 def start(*argv: str, cwd: Path, ignore_sigint: bool = False) -> Running:
     """Start `bluegreen sandbox` and wait for its `sandbox running` line (JSON logs: no TTY)."""
     env_file = cwd / "sandbox.env"
     process = subprocess.Popen(
         [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--ready-delay", "0.1", *argv],
         cwd=cwd,
-        env=clean_env(),
+        env=clean_env(TMPDIR=str(temp_root(cwd))),
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=_ignore_sigint if ignore_sigint else None,
@@ -248,12 +255,62 @@ def test_a_background_sandbox_stops_cleanly_on_a_signal(
 
     assert not sandbox.env_file.exists()
     assert not sandbox.temp_dir.exists()
+    assert list(temp_root(sandbox.env_file.parent).iterdir()) == []
     assert sandbox.process.stderr is not None
     last = [_json_or_none(line) for line in sandbox.process.stderr]
     assert [entry["event"] for entry in last if entry][-1] == "sandbox stopped"
     error, fix = run_in_shell(["status"], shell, tmp_path)
     assert error.startswith("error: AWS: Could not connect to the endpoint URL")
     assert fix == SANDBOX_FIX
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_sandbox_sets_up_stops_it_cleanly(
+    number: int, example: Path, tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--app", str(example)],
+        cwd=tmp_path,
+        env=clean_env(TMPDIR=str(temp_root(tmp_path))),
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignore_sigint,
+    )
+    try:
+        assert process.stderr is not None
+        events: list[str] = []
+        for line in process.stderr:
+            entry = _json_or_none(line)
+            events.append(entry["event"] if entry else line)
+            if events[-1] == "load balancer created":  # handlers are in place by now
+                process.send_signal(number)
+                break
+        events += [e["event"] for e in map(_json_or_none, process.stderr) if e]
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+    assert events[-1] == "sandbox stopped"
+    assert not (tmp_path / "sandbox.env").exists()
+    assert list(temp_root(tmp_path).iterdir()) == []
+
+
+def test_an_env_file_in_a_missing_folder_exits_2_before_starting(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--env-file", "nope/sandbox.env"],
+        cwd=tmp_path,
+        env=clean_env(TMPDIR=str(temp_root(tmp_path))),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"{tmp_path / 'nope'} is not a writable folder" in result.stderr
+    assert list(temp_root(tmp_path).iterdir()) == []
 
 
 def test_a_second_sandbox_refuses_the_env_file_of_a_running_one(
