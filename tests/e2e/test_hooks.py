@@ -268,3 +268,18 @@ def test_json_lines_of_a_hook_name_its_lifecycle_event(app: App) -> None:
     records = [json.loads(line) for line in result.stderr.splitlines()]
     assert {r["lifecycle_event"] for r in records} == {"BeforeInstall"}
     assert records[-1]["event"] == "hook done"
+
+
+def test_validate_service_by_hand_beside_two_plans_exits_2_listing_them(app: App) -> None:
+    bundle = unpack_bundle(app, "d-TWO")
+    for deployment_id in ("d-TWO", "d-OTHER"):
+        assert run_hook(app, bundle, deployment_id, "BeforeInstall").returncode == 0
+    before = app.snapshot()
+
+    result = run_by_hand(app, "ValidateService", cwd=bundle)
+
+    assert result.returncode == 2, result.stderr
+    error, fix = result.stderr.strip().splitlines()
+    assert error.startswith("error: no plan saved for deployment manual-")
+    assert "plans saved here: d-OTHER, d-TWO" in fix
+    assert app.snapshot() == before
