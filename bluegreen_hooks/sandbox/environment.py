@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+from bluegreen_hooks.sandbox import codedeploy_api
 from bluegreen_hooks.sandbox.aws import MotoServer
 from bluegreen_hooks.sandbox.codedeploy_agent import CodeDeployAgent
 from bluegreen_hooks.sandbox.kubeapi import KubeEmulator
@@ -28,6 +29,7 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         self.folder.mkdir(parents=True, exist_ok=True)
+        codedeploy_api.install()  # the CodeDeploy calls moto lacks, with or without the agent
         self.aws.start()
         try:
             self.kube.start()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +197,30 @@ def test_preview_refuses_an_inconsistent_main_load_balancer_and_touches_nothing(
     assert result.returncode == 4
     assert "listeners disagree" in result.stderr
     assert preview_listeners(app) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        (["bundle", "--commit", V1, "--upload"], 0),
+        (["releases"], 0),
+        (["preview"], 0),
+        (["redeploy", "9999999"], 2),  # lists the bucket, then refuses: no release
+        (["status", "--output", "oops"], 0),
+    ],
+)
+def test_release_commands_do_not_import_the_kubernetes_client(
+    fresh: App, command: list[str], code: int
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bluegreen_hooks", *command],
+        capture_output=True,
+        text=True,
+        cwd=fresh.folder,
+        timeout=60,
+    )
+
+    assert result.returncode == code, result.stderr
+    imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    assert "boto3" in imported
+    assert not [name for name in imported if name.startswith("kubernetes")]

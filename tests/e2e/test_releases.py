@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from bluegreen_hooks.sandbox.environment import Sandbox
-from tests.e2e.releases import bucket_of, oops, publish, publishable, s3, stored_bundle
+from tests.e2e.releases import (
+    bucket_of,
+    codedeploy,
+    deployment,
+    oops,
+    publish,
+    publishable,
+    s3,
+    stored_bundle,
+)
 from tests.e2e.world import App, make_app
 
 V1 = "1111111aaaaaaaa"
@@ -201,3 +210,18 @@ def test_deploy_to_a_missing_codedeploy_application_exits_2(app: App) -> None:
     assert result.returncode == 2
     assert f"CodeDeploy application '{app.name}-x'" in result.stderr
     assert result.stdout == ""
+
+
+def test_an_exact_commit_wins_over_a_longer_one_it_prefixes(app: App) -> None:
+    short, longer = "abcd1234", "abcd12345678"
+    publish(app, longer)
+    key = publish(app, short)
+
+    result = oops(app, "deploy", short, "--no-wait")
+
+    assert result.returncode == 0, result.stderr
+    deployment_id = result.stdout.strip()
+    try:
+        assert deployment(deployment_id)["revision"]["s3Location"]["key"] == key
+    finally:
+        codedeploy().stop_deployment(deploymentId=deployment_id)  # not this test's subject
