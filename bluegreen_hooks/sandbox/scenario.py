@@ -151,7 +151,7 @@ def set_up_app(config: Config, kubeconfig: Path, report: Report) -> None:
         report(
             "preview load balancer created",
             name=config.preview_elb_name,
-            on="neither color yet (`oops preview` points it at the idle one)",
+            on="neither color yet",
         )
     if config.s3_bucket:
         create_bucket(config.s3_bucket, region=region)
