@@ -17,7 +17,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from bluegreen_hooks import logs
-from bluegreen_hooks.config import CONFIG_NAME, Config, find_config, load_config
+from bluegreen_hooks.config import CONFIG_ENV, CONFIG_NAME, Config, find_config, load_config
 from bluegreen_hooks.errors import ConfigError, UsageError
 
 EXTRA_INSTALL = "pip install 'bluegreen-hooks[sandbox]'"
@@ -55,7 +55,7 @@ def serve(
             log.info(f"no {CONFIG_NAME} found: the sandbox starts empty (--app DIR sets one up)")
         else:
             set_up_app(config, sandbox.kubeconfig, log.info)
-            env["BLUEGREEN_CONFIG"] = str(config.path.resolve())
+            env[CONFIG_ENV] = str(config.path.resolve())
         written = write_env_file(env_path, env)
         try:
             log.info(
@@ -97,7 +97,7 @@ def app_config(args: argparse.Namespace) -> Config | None:
     try:
         path = find_config(args.config)
     except ConfigError:
-        if args.config or os.environ.get("BLUEGREEN_CONFIG"):
+        if args.config or os.environ.get(CONFIG_ENV):
             raise
         return None
     return load_config(path)
