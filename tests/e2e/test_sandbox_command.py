@@ -62,12 +62,12 @@ class Running:
         self.process.send_signal(number)
         return self.process.wait(timeout=30)
 
-    def boto(self, service: str) -> Any:
+    def boto(self, service: str, region: str | None = None) -> Any:
         make: Any = boto3.client
         return make(
             service,
             endpoint_url=self.env["AWS_ENDPOINT_URL"],
-            region_name=self.env["AWS_DEFAULT_REGION"],
+            region_name=region or self.env["AWS_DEFAULT_REGION"],
             aws_access_key_id="sandbox",
             aws_secret_access_key="sandbox",
         )
@@ -188,13 +188,15 @@ def test_an_empty_sandbox_serves_aws_and_kubernetes_replacing_a_stale_env_file(
     assert sandbox.stop(signal.SIGINT) == 0
 
 
-def test_the_sandbox_creates_what_the_apps_config_names(
+def test_the_sandbox_creates_what_the_apps_config_names_in_its_region(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
+    settings = json.loads((example / ".oopsrc").read_text())
+    (example / ".oopsrc").write_text(json.dumps({**settings, "region": "eu-central-1"}))
     sandbox = start("--app", str(example), cwd=tmp_path)
     running_sandboxes.append(sandbox)
 
-    elb = sandbox.boto("elb")
+    elb = sandbox.boto("elb", "eu-central-1")
     [main] = elb.describe_load_balancers(LoadBalancerNames=["triggers-octoblu-com"])[
         "LoadBalancerDescriptions"
     ]
@@ -215,14 +217,25 @@ def test_the_sandbox_creates_what_the_apps_config_names(
     ]
     assert {d["Listener"]["InstancePort"] for d in preview["ListenerDescriptions"]} == {30000}
 
-    assert sandbox.boto("s3").head_bucket(Bucket="octoblu-deploy")
-    codedeploy = sandbox.boto("codedeploy")
+    s3 = sandbox.boto("s3", "eu-central-1")
+    assert s3.get_bucket_location(Bucket="octoblu-deploy")["LocationConstraint"] == "eu-central-1"
+    codedeploy = sandbox.boto("codedeploy", "eu-central-1")
     group = codedeploy.get_deployment_group(
         applicationName="triggers-service", deploymentGroupName="master"
     )["deploymentGroupInfo"]
     assert group["serviceRoleArn"].endswith(":role/bluegreen-sandbox-codedeploy")
     assert sandbox.core().read_namespace("triggers").metadata.name == "triggers"
     assert sandbox.env["BLUEGREEN_CONFIG"] == str(example / ".oopsrc")
+    status = subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", "status", "--output", "json"],
+        cwd=tmp_path,
+        env=clean_env(**sandbox.env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["active"] == {"color": "blue", "port": 30001, "commit": None}
     assert sandbox.stop() == 0
 
 
