@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         "to application-name / deployment-group, print the deployment id, and follow it.\n"
         "Exit 0 only when the deployment Succeeded; 1 when it Failed or was Stopped (naming\n"
         "the failing lifecycle event and the end of its script output); 2 when the commit is\n"
-        "unknown or ambiguous (listing the nearest releases). With --no-wait, 0 once created."
+        "unknown or ambiguous (listing the nearest releases); 3 while the group has another\n"
+        "deployment active. With --no-wait, 0 once created."
     )
     redeploy.add_argument("commit", help="SHA of a published release, or a unique prefix of one")
     redeploy.add_argument(
