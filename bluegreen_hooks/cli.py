@@ -226,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
         "  bluegreen redeploy 0a1b2c3 --no-wait  # print the deployment id and return",
         parents=[common],
     )
+    redeploy.description = (
+        "Deploy a published release (<app>/<app>-<commit>.zip in s3-bucket) through CodeDeploy\n"
+        "to application-name / deployment-group, print the deployment id, and follow it.\n"
+        "Exit 0 only when the deployment Succeeded; 1 when it Failed or was Stopped (naming\n"
+        "the failing lifecycle event and the end of its script output); 2 when the commit is\n"
+        "unknown or ambiguous (listing the nearest releases); 3 while the group has another\n"
+        "deployment active. With --no-wait, 0 once created."
+    )
     redeploy.add_argument("commit", help="SHA of a published release, or a unique prefix of one")
     redeploy.add_argument(
         "--no-wait", action="store_true", help="return once the deployment is created"

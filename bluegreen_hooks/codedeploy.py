@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bluegreen_hooks.bundle import BUNDLE_TYPE
-from bluegreen_hooks.errors import ConfigError, DeployFailed
+from bluegreen_hooks.errors import ConfigError, DeployFailed, LockHeld
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.releases import Release
 
@@ -75,6 +75,12 @@ def start(
         raise ConfigError(
             f"CodeDeploy application {application!r} (config key 'application-name') not found",
             hint="create it (aws deploy create-application) or check the region",
+        ) from None
+    except client.exceptions.DeploymentLimitExceededException as exc:
+        raise LockHeld(
+            f"{group}: {exc.response.get('Error', {}).get('Message', exc)}",
+            hint="wait for it to end (`aws deploy get-deployment --deployment-id ID`),"
+            " or stop it (`aws deploy stop-deployment`), then deploy again",
         ) from None
     except client.exceptions.DeploymentGroupDoesNotExistException:
         raise ConfigError(

@@ -466,12 +466,13 @@ def _unknown(exc: Exception) -> EventFailed:
 
 
 def _inherited_env() -> dict[str, str]:
-    """The agent's own environment, without what a hook would take for deployment input."""
+    """The agent's own environment, without deployment input a hook would take for its own,
+    and without AWS settings (the sandbox's come on top: a real profile must not leak in)."""
+    dropped = ("BLUEGREEN_", "BUNDLE_", "AWS_")
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("BLUEGREEN_", "BUNDLE_"))
-        and k not in ("DEPLOYMENT_ID", "LIFECYCLE_EVENT")
+        if not k.startswith(dropped) and k not in ("DEPLOYMENT_ID", "LIFECYCLE_EVENT")
     }
 
 

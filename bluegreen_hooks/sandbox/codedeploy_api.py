@@ -1,8 +1,8 @@
 """What moto's CodeDeploy lacks for the emulated agent: instance targets and error information.
 
 moto records deployments but nothing runs them; it answers neither ListDeploymentTargets,
-GetDeploymentTarget nor StopDeployment, and its GetDeployment always returns an empty
-`errorInformation`. The
+GetDeploymentTarget nor StopDeployment, its GetDeployment always returns an empty
+`errorInformation`, and it accepts a second deployment while a group has one active. The
 emulated agent (same process as the moto server) keeps its results on moto's deployment
 objects through the functions below; `install()` adds the handlers that serve them, so the
 product reads them with ordinary boto3 calls over HTTP.
@@ -45,6 +45,7 @@ def install() -> None:
         cls.get_deployment_target = _get_deployment_target
         cls.batch_get_deployment_targets = _batch_get_deployment_targets
         cls.stop_deployment = _stop_deployment
+        cls.create_deployment = _one_at_a_time(cls.create_deployment)
         _installed = True
 
 
@@ -149,6 +150,27 @@ def _stop_deployment(self: Any) -> Any:
             return ActionResult({"status": "Pending", "statusMessage": "stopping"})
         _finish(found, "Stopped", {"code": "MANUAL_STOP", "message": "stopped before it started"})
     return ActionResult({"status": "Succeeded", "statusMessage": "stopped"})
+
+
+def _one_at_a_time(create: Any) -> Any:
+    """As CodeDeploy: no new deployment while the group has an active one."""
+
+    def create_deployment(self: Any) -> Any:
+        from moto.codedeploy.exceptions import CodeDeployException
+
+        wanted = (self._get_param("applicationName"), self._get_param("deploymentGroupName"))
+        group = wanted[1]
+        for found in list(self.codedeploy_backend.deployments.values()):
+            same_group = (found.application_name, found.deployment_group_name) == wanted
+            if same_group and found.status in ("Created", "Queued", "InProgress"):
+                raise CodeDeployException(
+                    "DeploymentLimitExceededException",
+                    f"The Deployment Group '{group}' already has an active Deployment"
+                    f" '{found.deployment_id}'",
+                )
+        return create(self)
+
+    return create_deployment
 
 
 def _wrapped(target: dict[str, Any]) -> dict[str, Any]:

@@ -81,8 +81,12 @@ def group_id(app: App) -> str:
     return str(found["deploymentGroupInfo"]["deploymentGroupId"])
 
 
-def test_hooks_run_from_the_unpacked_archive_with_the_agents_environment(app: App) -> None:
+def test_hooks_run_from_the_unpacked_archive_with_the_agents_environment(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BLUEGREEN_CONFIG", "/nowhere/.oopsrc")  # the agent's own: not for hooks
     names = [
+        "BLUEGREEN_CONFIG",
         "LIFECYCLE_EVENT",
         "DEPLOYMENT_ID",
         "APPLICATION_NAME",
@@ -115,6 +119,7 @@ def test_hooks_run_from_the_unpacked_archive_with_the_agents_environment(app: Ap
         "BUNDLE_BUCKET": bucket_of(app),
         "BUNDLE_KEY": f"{app.name}/{app.name}-abc1234.zip",
         "BUNDLE_ETAG": etag,
+        "BLUEGREEN_CONFIG": "",
     }
     assert (root / "deployment-archive" / "appspec.yml").is_file()
 

@@ -177,17 +177,7 @@ def test_ctrl_c_while_following_exits_130_and_the_deployment_goes_on(app: App) -
 def test_a_deployment_stopped_while_followed_exits_1_and_runs_no_further_event(
     app: App,
 ) -> None:
-    go = app.folder / "go"
-    (app.folder / "appspec.yml").write_text(
-        "version: 0.0\nos: linux\nhooks:\n"
-        "  BeforeInstall:\n    - location: hooks/wait-for-go\n      timeout: 60\n"
-        "  ApplicationStart:\n    - location: hooks/application-start\n      timeout: 60\n"
-    )
-    hook = app.folder / "hooks" / "wait-for-go"
-    hook.parent.mkdir()
-    hook.write_text(f"#!/bin/sh\nwhile [ ! -f {go} ]; do sleep 0.05; done\n")
-    hook.chmod(0o755)
-    publish(app, V1)
+    go = publish_blocking_release(app)
     before = app.snapshot()
     follower = subprocess.Popen(
         [sys.executable, "-m", "bluegreen_hooks.oops", "deploy", V1, "--config", str(app.config)],
@@ -216,6 +206,22 @@ def test_a_deployment_stopped_while_followed_exits_1_and_runs_no_further_event(
     assert app.snapshot() == before
 
 
+def publish_blocking_release(app: App) -> Path:
+    """Publish V1 with a BeforeInstall hook that waits for a file; returns that file's path."""
+    go = app.folder / "go"
+    (app.folder / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n"
+        "  BeforeInstall:\n    - location: hooks/wait-for-go\n      timeout: 60\n"
+        "  ApplicationStart:\n    - location: hooks/application-start\n      timeout: 900\n"
+    )
+    hook = app.folder / "hooks" / "wait-for-go"
+    hook.parent.mkdir()
+    hook.write_text(f"#!/bin/sh\nwhile [ ! -f {go} ]; do sleep 0.05; done\n")
+    hook.chmod(0o755)
+    publish(app, V1)
+    return go
+
+
 def wait_for_event(deployment_id: str, event: str, status: str) -> None:
     """Poll the deployment's target (there is no watch) until `event` has `status`."""
     deadline = time.monotonic() + 60
@@ -227,3 +233,19 @@ def wait_for_event(deployment_id: str, event: str, status: str) -> None:
             pass
         assert time.monotonic() < deadline, f"{event} never {status}"
         time.sleep(0.05)
+
+
+def test_a_second_deploy_while_one_is_active_exits_3_naming_it(app: App) -> None:
+    go = publish_blocking_release(app)
+    first = oops(app, "deploy", V1, "--no-wait")
+    assert first.returncode == 0, first.stderr
+    active = first.stdout.strip()
+    wait_for_event(active, "BeforeInstall", "InProgress")
+
+    second = oops(app, "deploy", V1)
+
+    go.touch()
+    assert second.returncode == 3
+    assert f"already has an active Deployment '{active}'" in second.stderr
+    assert second.stdout == ""
+    assert wait_for_end(active)["status"] == "Succeeded"
