@@ -17,6 +17,37 @@ _REGION_FIX = (
 )
 
 
+def require_aws_region(config_arg: str | None) -> None:
+    """Refuse (exit 2) when no region is configured anywhere, before anything is started.
+
+    The environment answers at once; otherwise the config's `region`, then botocore's own
+    lookup (profile, config file), exactly where a client would look.
+    """
+    if os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
+        return
+    from bluegreen_hooks.config import find_config, load_config
+
+    config = load_config(find_config(config_arg))
+    if config.region:
+        return
+    import botocore.session
+
+    try:
+        if botocore.session.Session().get_config_variable("region"):
+            return
+    except Exception as exc:  # a missing profile or an unreadable ~/.aws/config
+        usage = aws_usage_error(exc)
+        if usage is None:
+            raise
+        raise usage from None
+    raise UsageError(
+        "no AWS region: the config has no 'region', and neither AWS_REGION,"
+        " AWS_DEFAULT_REGION nor the AWS profile names one",
+        hint=f'add "region": "us-west-2" (your region) to {config.path}, or export'
+        " AWS_REGION=us-west-2",
+    )
+
+
 def aws_usage_error(exc: Exception) -> UsageError | None:
     """botocore's errors about the environment (not about a request), with the fix; else None."""
     if not type(exc).__module__.startswith("botocore"):
