@@ -246,7 +246,7 @@ def _check_labels(labels: object, where: str, source: Path) -> None:
     for key, value in labels.items():
         problem = names.label_key_problem(key)
         if problem is None and (value_problem := names.label_value_problem(value)):
-            problem = f"has a value {_short(value)!r} that {value_problem}"
+            problem = f"has a value {_short(repr(value))} that {value_problem}"
         if problem:
             raise TemplateError(f"{source}: {where}: label {_short(key)!r} {problem}")
 
