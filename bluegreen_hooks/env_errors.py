@@ -7,14 +7,31 @@ Nothing here imports botocore or the Kubernetes client: errors are recognised by
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from bluegreen_hooks.errors import UsageError
+
+# CodeDeploy's ids are d-XXXXXXXXX; ours cli-<time>. The id names the plan file beside the
+# bundle and the lock's holder, so nothing that could climb out of a folder gets through.
+_DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 _REGION_FIX = (
     'add "region": "us-west-2" (your region) to the .oopsrc, or export AWS_REGION=us-west-2,'
     " or set region in your AWS profile (aws configure)"
 )
+
+
+def check_deployment_id(value: str, origin: str) -> str:
+    """A deployment id from the environment or a flag: letters, digits, '.', '_', '-'."""
+    if not _DEPLOYMENT_ID.fullmatch(value):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise UsageError(
+            f"{origin} {shown!r} is not a deployment id (letters, digits, '.', '_', '-',"
+            " at most 128)",
+            hint="CodeDeploy sets DEPLOYMENT_ID to d-XXXXXXXXX; unset it to get a new id",
+        )
+    return value
 
 
 def require_aws_region(config_arg: str | None) -> None:

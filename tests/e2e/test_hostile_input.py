@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import re
 import string
 import subprocess
 import sys
@@ -394,3 +396,89 @@ def test_the_console_script_exits_2_without_a_request(
     assert len(result.stderr.strip().splitlines()) == 1
     assert sandbox.aws.request_count == aws_before
     assert sandbox.kube.request_count == kube_before
+
+
+# --- arguments and the environment ------------------------------------------------------------
+
+COMMIT_RULE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
+DEPLOYMENT_ID_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+hostile_strings = (
+    st.text(max_size=80)
+    | st.sampled_from(["../../etc/passwd", "a" * 5000, "$(touch /tmp/x)", "d-1\nlevel=error"])
+    | st.text(string.ascii_lowercase, min_size=1).map(lambda s: s + "/..")
+)
+
+
+@HOSTILE
+@given(
+    commit=hostile_strings.filter(lambda c: not COMMIT_RULE.fullmatch(c)),
+    command=st.sampled_from(["deploy", "render"]),
+)
+def test_any_hostile_commit_is_exit_2_before_any_request(
+    sandbox: Sandbox, base: App, commit: str, command: str
+) -> None:
+    code, out, err = run_in_process(
+        sandbox, [command, f"--commit={commit}", "--config", str(base.config)]
+    )
+
+    assert_one_short_config_error(code, out, err)
+
+
+@HOSTILE
+@given(deployment_id=hostile_strings.filter(lambda d: not DEPLOYMENT_ID_RULE.fullmatch(d)))
+def test_any_hostile_deployment_id_is_exit_2_before_any_request(
+    sandbox: Sandbox, base: App, deployment_id: str
+) -> None:
+    flag = run_in_process(
+        sandbox,
+        [
+            "deploy",
+            "--commit",
+            "abc1234",
+            f"--deployment-id={deployment_id}",
+            "--config",
+            str(base.config),
+        ],
+    )
+    assert_one_short_config_error(*flag)
+    if not deployment_id or "\x00" in deployment_id:
+        return  # the environment cannot hold these
+    bundle = base.folder / "bundle"
+    bundle.mkdir(exist_ok=True)
+    with environment(DEPLOYMENT_ID=deployment_id):
+        hook = run_in_process(
+            sandbox,
+            ["hook", "BeforeInstall", "--bundle-root", str(bundle), "--config", str(base.config)],
+        )
+    assert_one_short_config_error(*hook)
+    assert list(base.folder.parent.glob("**/bluegreen-plan-*")) == []
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def test_a_template_env_value_cannot_smuggle_in_another_object(sandbox: Sandbox, base: App) -> None:
+    service = SERVICE.format(**GOOD) + "# note: $NOTE\n"
+    config = write_templates(base, service, CONTROLLER.format(**GOOD))
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "template-env": ["NOTE"]}))
+    smuggled = "x\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: stolen}"
+
+    with environment(NOTE=smuggled):
+        code, out, err = run_in_process(
+            sandbox, ["deploy", "--commit", "abc1234", "--config", str(config)]
+        )
+
+    record = assert_one_short_config_error(code, out, err)
+    assert "unsupported kind 'Secret'" in record["event"]
