@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bluegreen_hooks import lifecycle, logs
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
+from bluegreen_hooks.env_errors import check_deployment_id
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +40,7 @@ def find_bundle_root(explicit: str | None) -> Path | None:
 def find_deployment_id(bundle_root: Path | None) -> str:
     """CodeDeploy's DEPLOYMENT_ID; by hand, the one plan saved beside the bundle."""
     if os.environ.get("DEPLOYMENT_ID"):
-        return os.environ["DEPLOYMENT_ID"]
+        return check_deployment_id(os.environ["DEPLOYMENT_ID"], "DEPLOYMENT_ID")
     if bundle_root is not None:
         plans = sorted(bundle_root.parent.glob(f"{lifecycle.PLAN_PREFIX}*.json"))
         if len(plans) == 1:
