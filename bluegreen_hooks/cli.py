@@ -8,8 +8,11 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 
 from bluegreen_hooks import __version__, errors, logs
+from bluegreen_hooks.identity import named_to_aws
 
 HOOK_EVENTS = ("BeforeInstall", "ApplicationStart", "ValidateService")
+# Commands that set the scene on the emulators: their AWS requests are not the product's.
+_SCENE_SETTERS = ("sandbox", "demo")
 
 _EXIT_CODES = """exit codes:
   0    done
@@ -268,12 +271,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_format)
     try:
-        return _runner(args.command)(args)
+        if args.command in _SCENE_SETTERS:
+            return _runner(args.command)(args)
+        with named_to_aws():
+            return _runner(args.command)(args)
     except errors.BluegreenError as exc:
         return logs.report_failure(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
         return logs.report_failure("interrupted", None, errors.INTERRUPTED)
     except Exception as exc:
+        from bluegreen_hooks.env_errors import aws_usage_error
+
+        usage = aws_usage_error(exc)
+        if usage is not None:
+            return logs.report_failure(usage.message, usage.hint, usage.exit_code)
         message = _remote_error(exc)
         if message is None:
             raise

@@ -233,7 +233,8 @@ def _parse_yaml(path: Path, text: str, json_error: ValueError) -> object:
         problem = _json_problem(json_error) if looks_like_json else _yaml_problem(yaml_error)
         raise ConfigError(
             f"{path}{problem}",
-            hint='write a JSON object such as {"elb-name": "...", "application-name": "..."}',
+            hint="fix the syntax at that line and column (a missing ',' or quote, often"
+            ' just before it); a .oopsrc is a JSON object: {"elb-name": "...", ...}',
         ) from None
 
 

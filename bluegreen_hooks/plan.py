@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen_hooks.colors import Color, Ports, other, parse_color
-from bluegreen_hooks.config import Config
+from bluegreen_hooks.config import Config, short_repr
 from bluegreen_hooks.errors import ConfigError, TemplateError, UsageError
 from bluegreen_hooks.templates import (
     WORKLOAD_KINDS,
@@ -56,7 +56,8 @@ def check_commit(commit: str) -> str:
     """A commit must be usable as a Kubernetes label value."""
     if not _COMMIT.fullmatch(commit):
         raise UsageError(
-            f"commit {commit!r} is not usable (letters, digits, '.', '_', '-', at most 63)",
+            f"commit {short_repr(commit)} is not usable"
+            " (letters, digits, '.', '_', '-', at most 63)",
             hint="pass the git SHA of the release, e.g. --commit $(git rev-parse HEAD)",
         )
     return commit

@@ -27,7 +27,7 @@ STAND_IN_COMMIT = "0" * 40
 
 def check_templates(config: Config, commit: str | None, deployment_id: str) -> None:
     """Both colors' templates render to valid, schema-checked objects; else TemplateError."""
-    commit = check_commit(commit) if commit else STAND_IN_COMMIT
+    commit = check_commit(commit) if commit is not None else STAND_IN_COMMIT
     rendered: list[Manifest] = []
     for color in COLORS:
         templates = find_templates(config.templates, config.application_name, color)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,22 +126,46 @@ def _yaml_problem(error: Exception) -> str:
 
 
 def _check_size(documents: list[Any], source: Path) -> None:
-    """Refuse documents that expand beyond any real object (YAML aliases of aliases)."""
-    budget = MAX_NODES
+    """Only JSON values, of sizes a real object has: YAML aliases of aliases, dates, binary
+    blobs, huge numbers and non-finite floats stop here, before anything is sent."""
+    nodes, characters = 0, 0
     pending: list[Any] = list(documents)
     while pending:
         node = pending.pop()
-        budget -= 1
-        if budget < 0:
+        nodes += 1
+        if isinstance(node, str):
+            characters += len(node)
+        if nodes > MAX_NODES or characters > 4 * MAX_TEMPLATE_BYTES:
             raise TemplateError(
-                f"{source}: expands to more than {MAX_NODES} values (YAML aliases?)",
+                f"{source}: expands to more than any real object (YAML aliases?)",
                 hint="write the objects out; a manifest this large is not a real object",
             )
         if isinstance(node, dict):
+            bad_key = next((k for k in node if not isinstance(k, str)), None)
+            if bad_key is not None:
+                raise TemplateError(
+                    f"{source}: key {_short(repr(bad_key))} is not a string", hint=_QUOTE_HINT
+                )
             pending.extend(node.keys())
             pending.extend(node.values())
         elif isinstance(node, list):
             pending.extend(node)
+        elif isinstance(node, bool) or node is None or isinstance(node, str):
+            continue
+        elif isinstance(node, int):
+            if not -(2**63) <= node < 2**63:
+                raise TemplateError(f"{source}: number {_short(node)} is out of range")
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise TemplateError(f"{source}: {node} is not a number Kubernetes accepts")
+        else:
+            raise TemplateError(
+                f"{source}: holds a {type(node).__name__} value {_short(repr(node))}",
+                hint=_QUOTE_HINT,
+            )
+
+
+_QUOTE_HINT = "quote it: manifests hold strings, numbers, booleans, lists and mappings"
 
 
 def _short(value: object, limit: int = 80) -> str:
@@ -180,6 +205,12 @@ def check_manifest(document: object, source: Path) -> None:
         template = spec.get("template")
         if not isinstance(template, dict):
             raise TemplateError(f"{source}: {kind} {name} has no spec.template")
+        replicas = spec.get("replicas", 1)
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or not 0 <= replicas < 2**31:
+            raise TemplateError(
+                f"{source}: {kind} {name}: spec.replicas must be a whole number from 0,"
+                f" got {_short(repr(replicas))}"
+            )
         pod_metadata = template.get("metadata") or {}
         if not isinstance(pod_metadata, dict):
             raise TemplateError(
@@ -215,7 +246,7 @@ def _check_labels(labels: object, where: str, source: Path) -> None:
     for key, value in labels.items():
         problem = names.label_key_problem(key)
         if problem is None and (value_problem := names.label_value_problem(value)):
-            problem = f"has a value {_short(value)!r} that {value_problem}"
+            problem = f"has a value {_short(repr(value))} that {value_problem}"
         if problem:
             raise TemplateError(f"{source}: {where}: label {_short(key)!r} {problem}")
 

@@ -6,12 +6,16 @@ import argparse
 
 from bluegreen_hooks import lifecycle, logs
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
+from bluegreen_hooks.env_errors import check_deployment_id
 from bluegreen_hooks.template_check import check_templates
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    deployment_id = args.deployment_id or new_deployment_id("cli")
+    deployment_id = args.deployment_id
+    if deployment_id is None:
+        deployment_id = new_deployment_id("cli")
+    check_deployment_id(deployment_id, "--deployment-id")
     logs.bind(deployment_id=deployment_id)
     check_templates(config, args.commit, deployment_id)  # before any AWS or Kubernetes call
     deploy_run = lifecycle.Run(config=config, deployment_id=deployment_id, commit=args.commit)

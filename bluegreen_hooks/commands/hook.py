@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bluegreen_hooks import lifecycle, logs
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
+from bluegreen_hooks.env_errors import check_deployment_id
 from bluegreen_hooks.errors import UsageError
 
 APPSPEC = "appspec.yml"
@@ -66,7 +67,7 @@ def find_bundle_root(explicit: str | None) -> Path:
 def find_deployment_id(bundle_root: Path) -> str:
     """CodeDeploy's DEPLOYMENT_ID; by hand, the one plan saved beside the bundle."""
     if os.environ.get("DEPLOYMENT_ID"):
-        return os.environ["DEPLOYMENT_ID"]
+        return check_deployment_id(os.environ["DEPLOYMENT_ID"], "DEPLOYMENT_ID")
     plans = saved_plans(bundle_root)
     if len(plans) == 1:
         return plans[0]

@@ -46,6 +46,9 @@ DEFAULT_TIMEOUT = 3600  # the agent's default for a script without `timeout`
 LOG_TAIL_CHARS = 2048  # the agent keeps about this much of an event's output for diagnostics
 ARCHIVES_TO_RETAIN = 5
 KILL_GRACE = 5.0  # after SIGTERM to a timed-out script's group, SIGKILL (the agent stops there)
+# The agent's requests are never counted as the product's, whatever else runs in this process
+# (its own app id wins over AWS_SDK_UA_APP_ID; botocore's stubs predate the setting).
+_NOT_THE_PRODUCT: dict[str, Any] = {"user_agent_appid": "sandbox-codedeploy-agent"}
 HEALTH_CONSTRAINTS = {
     "code": "HEALTH_CONSTRAINTS",
     "message": "The overall deployment failed because too many individual instances failed"
@@ -167,6 +170,7 @@ class CodeDeployAgent:
     def _client(self, service: str) -> Any:
         if service not in self._clients:
             import boto3
+            from botocore.config import Config
 
             # Its own session: boto3's default one is not safe to share across threads.
             make: Any = boto3.session.Session().client
@@ -176,6 +180,7 @@ class CodeDeployAgent:
                 endpoint_url=self._aws_env["AWS_ENDPOINT_URL"],
                 aws_access_key_id=self._aws_env["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=self._aws_env["AWS_SECRET_ACCESS_KEY"],
+                config=Config(**_NOT_THE_PRODUCT),
             )
         return self._clients[service]
 
