@@ -326,6 +326,26 @@ def test_an_env_file_in_a_missing_folder_exits_2_before_starting(tmp_path: Path)
     assert list(temp_root(tmp_path).iterdir()) == []
 
 
+def test_a_seed_minimal_config_gets_its_load_balancer_only(
+    example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    (example / ".oopsrc").write_text(
+        json.dumps({"elb-name": "triggers-octoblu-com", "application-name": "triggers-service"})
+    )
+
+    sandbox = start("--app", str(example), cwd=tmp_path)
+    running_sandboxes.append(sandbox)
+
+    found = sandbox.boto("elb").describe_load_balancers()["LoadBalancerDescriptions"]
+    assert [d["LoadBalancerName"] for d in found] == ["triggers-octoblu-com"]
+    assert sandbox.boto("s3").list_buckets()["Buckets"] == []
+    assert sandbox.boto("codedeploy").list_applications()["applications"] == []
+    assert [e["event"] for e in sandbox.lines if e["event"].endswith("created")] == [
+        "load balancer created"
+    ]
+    assert sandbox.stop() == 0
+
+
 def test_a_second_sandbox_refuses_the_env_file_of_a_running_one(
     tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
