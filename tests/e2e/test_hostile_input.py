@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from bluegreen_hooks import cli
 from bluegreen_hooks.sandbox.environment import Sandbox
-from tests.e2e.world import App, make_app
+from tests.e2e.world import REPO, App, make_app
 
 KNOWN_KEYS = [
     "elb-name",
@@ -380,6 +380,8 @@ def test_the_console_script_exits_2_without_a_request(
     sandbox: Sandbox, app: App, command: list[str], scenario: Scenario
 ) -> None:
     extra = scenario(app)
+    if command[0] == "hook":  # a hook runs from an unpacked bundle, or refuses before anything
+        (app.folder / "appspec.yml").write_text((REPO / "appspec.yml").read_text())
     aws_before, kube_before = sandbox.aws.request_count, sandbox.kube.request_count
 
     result = subprocess.run(
@@ -394,6 +396,7 @@ def test_the_console_script_exits_2_without_a_request(
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert "appspec.yml" not in result.stderr  # refused for the scenario, not for the bundle
     assert sandbox.aws.request_count == aws_before
     assert sandbox.kube.request_count == kube_before
 
@@ -445,6 +448,7 @@ def test_any_hostile_deployment_id_is_exit_2_before_any_request(
         return  # the environment cannot hold these
     bundle = base.folder / "bundle"
     bundle.mkdir(exist_ok=True)
+    (bundle / "appspec.yml").write_text((REPO / "appspec.yml").read_text())
     with environment(DEPLOYMENT_ID=deployment_id):
         hook = run_in_process(
             sandbox,
