@@ -1,5 +1,8 @@
 """Logging setup: JSON lines when stderr is not a TTY, readable console output when it is.
 
+JSON lines carry every field, the bound run context included, on every line; the console
+shows that context once (and again when it changes), then one short line per event.
+
 structlog is imported on first use, so a command that logs nothing (`status`) pays nothing.
 """
 
@@ -73,8 +76,8 @@ def _ensure_configured() -> None:
     _configured = True
 
 
-# The run context a console shows once, in this order; `step` leads each line instead.
-_CONTEXT_ORDER = ("application", "deployment_id", "lifecycle_event", "old_color", "new_color")
+# Context keys `describe_context` words itself; `step` leads each line instead.
+_CONTEXT_KEYS = ("application", "deployment_id", "lifecycle_event", "old_color", "new_color")
 _STEP = "step"
 
 
@@ -131,7 +134,7 @@ def describe_context(context: dict[str, Any]) -> str:
         parts.append(f"{context.get('old_color', '?')} -> {context.get('new_color', '?')}")
     if "commit" in context:
         parts.append(f"commit {context['commit']}")
-    known = {*_CONTEXT_ORDER, "commit"}
+    known = {*_CONTEXT_KEYS, "commit"}
     parts += [f"{k}={_short_value(v)}" for k, v in context.items() if k not in known]
     return ", ".join(parts)
 
