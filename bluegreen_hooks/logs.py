@@ -77,7 +77,14 @@ def _ensure_configured() -> None:
 
 
 # Context keys `describe_context` words itself; `step` leads each line instead.
-_CONTEXT_KEYS = ("application", "deployment_id", "lifecycle_event", "old_color", "new_color")
+_CONTEXT_KEYS = (
+    "application",
+    "deployment_id",
+    "lifecycle_event",
+    "old_color",
+    "new_color",
+    "commit",
+)
 _STEP = "step"
 
 
@@ -134,8 +141,7 @@ def describe_context(context: dict[str, Any]) -> str:
         parts.append(f"{context.get('old_color', '?')} -> {context.get('new_color', '?')}")
     if "commit" in context:
         parts.append(f"commit {context['commit']}")
-    known = {*_CONTEXT_KEYS, "commit"}
-    parts += [f"{k}={_short_value(v)}" for k, v in context.items() if k not in known]
+    parts += [f"{k}={_short_value(v)}" for k, v in context.items() if k not in _CONTEXT_KEYS]
     return ", ".join(parts)
 
 
