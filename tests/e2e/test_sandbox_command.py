@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -487,3 +488,47 @@ def test_the_readme_walkthrough_against_a_running_sandbox(
     assert back["active"] == status["off"]
     assert sandbox.stop(signal.SIGINT) == 0
     assert not sandbox.temp_dir.exists()
+
+
+def _hooks_running(folder: Path, event: str) -> set[int]:
+    """Live processes running hook `event` with their working directory inside `folder`."""
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and cwd.is_relative_to(folder) and event.encode() in command:
+            found.add(int(entry.name))
+    return found
+
+
+def test_stopping_the_sandbox_mid_deployment_kills_the_running_hook(
+    example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    sandbox = start("--app", str(example), cwd=tmp_path, ignore_sigint=True)
+    running_sandboxes.append(sandbox)
+    shell = clean_env(**sandbox.env)
+    for argv in (
+        ["bluegreen_hooks", "bundle", "--commit", "broken6eeeeeeee", "--upload"],
+        ["bluegreen_hooks.oops", "deploy", "broken6", "--no-wait"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *argv], cwd=tmp_path, env=shell, capture_output=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 60
+    # ApplicationStart waits (up to ready-timeout) for pods that never become Ready
+    while not (hooks := _hooks_running(sandbox.temp_dir, "ApplicationStart")):
+        assert time.monotonic() < deadline, "ApplicationStart never started"
+        time.sleep(0.1)
+
+    assert sandbox.stop(signal.SIGTERM) == 0
+
+    assert not sandbox.temp_dir.exists()
+    assert not sandbox.env_file.exists()
+    assert not hooks & _hooks_running(Path("/"), "ApplicationStart")
