@@ -22,6 +22,7 @@ import pytest
 from kubernetes import client, config
 
 from tests.e2e.world import EXAMPLE
+from tests.unit.test_examples import try_it_commands
 
 CLEAN_PREFIXES = ("AWS_", "BLUEGREEN_", "BUNDLE_", "KUBECONFIG", "DEPLOYMENT_ID")
 
@@ -449,43 +450,38 @@ def test_without_the_sandbox_extra_it_names_the_extra_to_install(
 def test_the_readme_walkthrough_against_a_running_sandbox(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
-    """README "Try it": a sandbox started for the app, and a second shell that sourced
-    sandbox.env publishing, listing and deploying releases through CodeDeploy."""
+    """README "Try it", command by command: a sandbox started for the app, and a second
+    shell that sourced sandbox.env publishing, listing, deploying, previewing, rolling back."""
+    start_sandbox, *typed = try_it_commands()
+    assert start_sandbox[:3] == ["bluegreen", "sandbox", "--app"]
     sandbox = start("--app", str(example), cwd=tmp_path, ignore_sigint=True)
     running_sandboxes.append(sandbox)
     shell = clean_env(**sandbox.env)
-    first, second = "4444444ffffffff", "5555555aaaaaaaa"
 
-    def run(*argv: str) -> str:
+    def run(words: list[str]) -> str:
+        module = "bluegreen_hooks" if words[0] == "bluegreen" else "bluegreen_hooks.oops"
         result = subprocess.run(
-            [sys.executable, "-m", *argv],
+            [sys.executable, "-m", module, *words[1:]],
             cwd=tmp_path,
             env=shell,
             capture_output=True,
             text=True,
             timeout=180,
         )
-        assert result.returncode == 0, f"{argv}: {result.stderr}"
+        assert result.returncode == 0, f"{shlex.join(words)}: {result.stderr}"
         return result.stdout
 
-    keys = [
-        run("bluegreen_hooks", "bundle", "--commit", c, "--upload").strip() for c in (first, second)
-    ]
-    listed = run("bluegreen_hooks.oops", "list")
-    run("bluegreen_hooks.oops", "deploy", first[:7])
-    run("bluegreen_hooks.oops", "deploy", second[:7])
-    status = json.loads(run("bluegreen_hooks.oops", "status"))
-    run("bluegreen_hooks.oops", "preview")
-    previewed = json.loads(run("bluegreen_hooks.oops", "status"))
-    run("bluegreen_hooks.oops", "rollback")
-    back = json.loads(run("bluegreen_hooks.oops", "status"))
+    outputs = [(words, run(words)) for words in typed]
 
-    assert keys == [f"triggers-service/triggers-service-{c}.zip" for c in (first, second)]
+    first, second = (w[w.index("--commit") + 1] for w, _ in outputs if w[1] == "bundle")
+    listed = next(out for w, out in outputs if w[:2] == ["oops", "list"])
     assert first[:12] in listed and second[:12] in listed
+    status = json.loads(next(out for w, out in outputs if w[:2] == ["oops", "status"]))
     assert status["active"] == {"color": "blue", "port": 30001, "commit": second}
     assert status["off"] == {"color": "green", "port": 30002, "commit": first}
-    assert (previewed["preview"]["color"], previewed["preview"]["commit"]) == ("green", first)
-    assert back["active"] == status["off"]
+    after = json.loads(run(["oops", "status"]))
+    assert after["active"] == status["off"]  # rolled back
+    assert (after["preview"]["color"], after["preview"]["commit"]) == ("green", first)
     assert sandbox.stop(signal.SIGINT) == 0
     assert not sandbox.temp_dir.exists()
 

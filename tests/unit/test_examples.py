@@ -57,3 +57,34 @@ def test_the_projects_own_pipeline_only_runs_its_tests() -> None:
 
     assert pipeline["script"] == ".ci/run"
     assert "deploy" not in pipeline and "before_deploy" not in pipeline
+
+
+def try_it_commands() -> list[list[str]]:
+    """The `bluegreen`/`oops` command lines of the README's "Try it" section, comments cut."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("\n## Try it\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line.split("#", 1)[0].strip() for line in section.splitlines()]
+    return [shlex.split(line) for line in lines if line.startswith(("bluegreen ", "oops "))]
+
+
+def test_the_readme_try_it_section_uses_real_commands() -> None:
+    commands = try_it_commands()
+
+    parsed = [_parse(shlex.join(w for w in words if w != "&")) for words in commands]
+
+    assert [args.command for args in parsed] == [
+        "sandbox",
+        "status",
+        "bundle",
+        "bundle",
+        "releases",
+        "redeploy",
+        "redeploy",
+        "status",
+        "releases",
+        "preview",
+        "rollback",
+    ]
+    assert parsed[0].app == "examples/triggers-service"
+    assert (REPO / parsed[0].app / ".oopsrc").is_file()
+    assert all(args.upload for args in parsed if args.command == "bundle")
