@@ -120,8 +120,12 @@ def running_sandboxes() -> Iterator[list[Running]]:
     yield started
     for sandbox in started:
         if sandbox.process.poll() is None:
-            sandbox.process.kill()
-            sandbox.process.wait(timeout=30)
+            sandbox.process.terminate()  # its own clean stop; SIGKILL only if that hangs
+            try:
+                sandbox.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                sandbox.process.kill()
+                sandbox.process.wait(timeout=30)
 
 
 @pytest.fixture
