@@ -52,10 +52,14 @@ class Sandbox:
             self.agent.start()
         return self.agent
 
-    def stop(self) -> None:
+    def stop_agent(self) -> None:
+        """Stop the agent (killing a hook it runs); its deployment-root stays for inspection."""
         if self.agent is not None:
             self.agent.stop()
             self.agent = None
+
+    def stop(self) -> None:
+        self.stop_agent()
         self.kube.stop()
         self.aws.stop()
 

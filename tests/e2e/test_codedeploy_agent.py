@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,14 @@ EVENTS = ("ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart"
 
 
 @pytest.fixture
-def app(sandbox: Sandbox, tmp_path: Path) -> App:
+def app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
+    """A publishable app, with the emulated agent running for this test only (its polling
+    would otherwise show in other tests' request counts)."""
     sandbox.start_agent()
-    return publishable(make_app(sandbox, tmp_path))
+    try:
+        yield publishable(make_app(sandbox, tmp_path))
+    finally:
+        sandbox.stop_agent()
 
 
 def appspec(hooks: dict[str, tuple[str, int]]) -> str:

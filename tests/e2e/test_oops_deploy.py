@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,14 @@ BROKEN = "b0000000broken00000000000000000000000000"
 
 
 @pytest.fixture
-def app(sandbox: Sandbox, tmp_path: Path) -> App:
+def app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
+    """A publishable app, with the emulated agent running for this test only (its polling
+    would otherwise show in other tests' request counts)."""
     sandbox.start_agent()
-    return publishable(make_app(sandbox, tmp_path))
+    try:
+        yield publishable(make_app(sandbox, tmp_path))
+    finally:
+        sandbox.stop_agent()
 
 
 def test_oops_deploy_runs_the_hooks_from_the_bundle_and_switches_to_the_new_color(
