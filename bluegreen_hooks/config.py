@@ -145,7 +145,8 @@ def find_config(explicit: str | None = None, *, bundle_root: Path | None = None)
             path = Path(chosen)
             if not _is_file(path):
                 raise ConfigError(
-                    f"{origin} names {short_repr(chosen)[1:-1]}, which is not a file",
+                    f"{origin} names {chosen if len(chosen) < 1000 else chosen[:997] + '...'},"
+                    " which is not a file",
                     hint=f"point {origin} at your application's {CONFIG_NAME}",
                 )
             return path
