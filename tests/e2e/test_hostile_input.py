@@ -41,7 +41,7 @@ KNOWN_KEYS = [
 ]
 COMMANDS = (["status"], ["deploy", "--commit", "abc1234"], ["render", "--commit", "abc1234"])
 HOSTILE = settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
