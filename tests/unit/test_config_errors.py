@@ -164,3 +164,23 @@ def test_require_of_a_key_that_is_not_optional_is_a_programming_error(tmp_path: 
 
     with pytest.raises(ValueError, match="s3_bucket"):
         config.require("s3_bucket")
+
+
+def test_a_key_written_twice_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
+    error = _load(tmp_path, '{"elb-name": "a", "application-name": "b", "elb-name": "c"}')
+
+    assert error.message.endswith("key 'elb-name' is written twice")
+
+
+def test_a_byte_order_mark_from_a_windows_editor_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / ".oopsrc"
+    path.write_text('\ufeff{"elb-name": "a", "application-name": "b"}', encoding="utf-8")
+
+    assert load_config(path).elb_name == "a"
+
+
+def test_an_empty_file_says_so_and_shows_a_sample(tmp_path: Path) -> None:
+    error = _load(tmp_path, "  \n")
+
+    assert error.message.endswith(": is empty")
+    assert SAMPLE_CONFIG in (error.hint or "")
