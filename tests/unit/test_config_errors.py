@@ -184,3 +184,17 @@ def test_an_empty_file_says_so_and_shows_a_sample(tmp_path: Path) -> None:
 
     assert error.message.endswith(": is empty")
     assert SAMPLE_CONFIG in (error.hint or "")
+
+
+def test_the_builtin_variables_template_env_may_not_shadow_are_the_ones_templates_get(
+    tmp_path: Path, seed_config: dict[str, Any]
+) -> None:
+    from bluegreen_hooks.colors import Ports
+    from bluegreen_hooks.config import BUILTIN_TEMPLATE_VARIABLES
+    from bluegreen_hooks.plan import template_variables
+
+    config = parse_config(seed_config, tmp_path / ".oopsrc")
+
+    given = template_variables(config, Ports(blue=30001, green=30002), "blue", "abc1234", "d-1")
+
+    assert set(given) == BUILTIN_TEMPLATE_VARIABLES
