@@ -7,17 +7,19 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
-from bluegreen_hooks import __version__, errors, logs
+from bluegreen_hooks import __version__, errors, logs, signals
 
 HOOK_EVENTS = ("BeforeInstall", "ApplicationStart", "ValidateService")
+SWITCHING = ("deploy", "hook", "rollback", "repair")  # stop only at a switch's safe points
 
 _EXIT_CODES = """exit codes:
   0    done
   1    deploy or validation failed (traffic stays on a healthy color)
   2    usage or config error (nothing touched)
   3    another deploy holds the lock
-  4    inconsistent load-balancer state (see the message for the fix)
-  130  interrupted
+  4    inconsistent load-balancer state, e.g. a switch that did not finish (see the fix)
+  130  interrupted (SIGINT); a switch first finishes the listener it is moving
+  143  terminated (SIGTERM); likewise
 """
 
 
@@ -121,12 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     repair = _command(
         sub,
         "repair",
-        "point every listener and the health check at one color (fixes exit 4 states);"
-        " does not check readiness",
-        "  bluegreen repair --color blue",
+        "finish or undo an interrupted switch, re-create missing listeners as recorded, and point"
+        " every listener and the health check at one color (fixes exit 4 states)",
+        "  bluegreen repair                # the color whose replicas are all Ready\n"
+        "  bluegreen repair --color blue   # this color, without checking readiness",
         parents=[common],
     )
-    repair.add_argument("--color", required=True, choices=("blue", "green"))
+    repair.add_argument(
+        "--color",
+        choices=("blue", "green"),
+        help="the color to point at (default: the fully Ready one, preferring the color an"
+        " interrupted switch was moving to; refused when that cannot be told)",
+    )
 
     readiness = _command(
         sub,
@@ -196,9 +204,13 @@ def _runner(name: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_format)
+    if args.command in SWITCHING:
+        signals.install()
     try:
         return _runner(args.command)(args)
     except errors.BluegreenError as exc:
+        return logs.report_failure(exc.message, exc.hint, exc.exit_code)
+    except errors.Interrupted as exc:
         return logs.report_failure(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
         return logs.report_failure("interrupted", None, errors.INTERRUPTED)
