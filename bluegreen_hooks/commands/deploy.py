@@ -13,7 +13,9 @@ def run(args: argparse.Namespace) -> int:
     deployment_id = args.deployment_id or new_deployment_id("cli")
     logs.bind(deployment_id=deployment_id)
     deploy_run = lifecycle.Run(config=config, deployment_id=deployment_id, commit=args.commit)
-    router = deploy_run.router()
+    router = deploy_run.router(accept="unfinished")
+    if router.switch is not None:
+        router = lifecycle.settle(deploy_run, router)
     if not args.redeploy and router.commits.get(router.active) == args.commit:
         ready = deploy_run.cluster.readiness(config.application_name, router.active)
         if ready.complete:

@@ -1,0 +1,226 @@
+"""Lost listeners and unfinished switches: noticed (exit 4 with the fix), refused, and repaired.
+
+The broken states are made by hand through boto3, exactly as a crash would leave them; the kill
+matrix (test_kill_matrix.py) makes them by killing real runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.listeners import (
+    POLICIES,
+    add_policies,
+    assert_converged,
+    delete_listener,
+    move_listener,
+    policies,
+    record_tags,
+    start_switch,
+)
+from tests.e2e.world import App
+
+V1 = "1111111aaaaaaaa"
+V2 = "2222222bbbbbbbb"
+V3 = "3333333cccccccc"
+
+
+def deploy(app: App, commit: str) -> None:
+    result = app.bluegreen("deploy", "--commit", commit)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def live(app: App) -> App:
+    """V1 on green (idle, Ready), V2 live on blue; both listeners carry policies."""
+    add_policies(app)
+    deploy(app, V1)
+    deploy(app, V2)
+    return app
+
+
+def exits_4(app: App, *fragments: str) -> str:
+    result = app.bluegreen("status")
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+    return result.stderr
+
+
+def test_a_switch_records_every_listener_and_then_clears_the_switch(app: App) -> None:
+    add_policies(app)
+
+    deploy(app, V1)
+
+    tags = record_tags(app)
+    assert tags["bluegreen-listener-80"] == "HTTP:HTTP+policy=sticky"
+    assert tags["bluegreen-listener-443"].startswith("HTTPS:HTTPS+cert=arn:aws:iam::")
+    assert "bluegreen-switch" not in tags
+    assert_converged(app, "green")
+
+
+def test_a_lost_https_listener_is_reported_refused_and_repaired(app: App) -> None:
+    add_policies(app)
+    deploy(app, V1)
+    delete_listener(app, 443)
+
+    stderr = exits_4(app, "listener HTTPS 443", app.certificate, "tls-1-2", "is missing")
+    assert "`bluegreen repair` re-creates it" in stderr
+    before = app.snapshot()
+    refused = app.bluegreen("deploy", "--commit", V2)
+    assert refused.returncode == 4, refused.stderr
+    assert "listener HTTPS 443" in refused.stderr
+    assert app.snapshot() == before
+
+    repaired = app.bluegreen("repair")
+
+    assert repaired.returncode == 0, repaired.stderr
+    assert_converged(app, "green")
+    deploy(app, V2)
+    assert_converged(app, "blue")
+
+
+def test_repair_finishes_a_switch_a_crash_left_halfway(live: App) -> None:
+    start_switch(live, "green", "deploy")
+    move_listener(live, 80, "green")
+    delete_listener(live, 443)
+
+    exits_4(
+        live,
+        "a switch to green (deploy d-CRASHED) did not finish",
+        "listeners 80 on green, 443 missing; health check on blue",
+        "bluegreen repair",
+    )
+    repaired = live.bluegreen("repair")
+
+    assert repaired.returncode == 0, repaired.stderr
+    assert_converged(live, "green")
+
+
+def test_a_listener_recreated_without_its_policies_is_half_moved(live: App) -> None:
+    start_switch(live, "green", "rollback")
+    move_listener(live, 80, "green", with_policies=False)
+
+    exits_4(live, "listeners 80 on green without its policies sticky, 443 on blue")
+    rerun = live.bluegreen("rollback")
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert_converged(live, "green")
+
+
+def test_repair_undoes_a_switch_towards_a_color_that_is_not_ready(app: App) -> None:
+    add_policies(app)
+    deploy(app, V1)  # green Ready, blue has nothing
+    start_switch(app, "blue", "rollback")
+    move_listener(app, 80, "blue")
+    delete_listener(app, 443)
+
+    repaired = app.bluegreen("repair")
+
+    assert repaired.returncode == 0, repaired.stderr
+    assert_converged(app, "green")
+
+
+def test_rerunning_an_interrupted_rollback_finishes_it(live: App) -> None:
+    start_switch(live, "green", "rollback")
+    delete_listener(live, 80)
+
+    rerun = live.bluegreen("rollback")
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert_converged(live, "green")
+
+
+def test_a_rollback_after_an_interrupted_deploy_returns_to_the_color_live_before(
+    live: App,
+) -> None:
+    start_switch(live, "green", "deploy")
+    move_listener(live, 80, "green")
+    delete_listener(live, 443)
+
+    result = live.bluegreen("rollback")
+
+    assert result.returncode == 0, result.stderr
+    assert_converged(live, "blue")
+
+
+def test_a_rollback_is_refused_when_it_would_finish_on_a_color_not_ready(app: App) -> None:
+    add_policies(app)
+    deploy(app, V1)
+    start_switch(app, "blue", "rollback")
+    delete_listener(app, 80)
+    before = app.snapshot()
+
+    result = app.bluegreen("rollback")
+
+    assert result.returncode == 1, result.stderr
+    assert "refusing to roll back to blue" in result.stderr
+    assert app.snapshot() == before
+
+
+def test_a_deploy_finishes_an_interrupted_switch_before_it_starts(live: App) -> None:
+    start_switch(live, "green", "rollback")
+    delete_listener(live, 443)
+
+    result = live.bluegreen("deploy", "--commit", V3)
+
+    assert result.returncode == 0, result.stderr
+    assert "finishing an interrupted switch" in result.stderr
+    assert_converged(live, "blue")
+    assert live.status()["active"]["commit"] == V3
+    assert live.status()["idle"]["commit"] == V1
+
+
+def test_repair_refuses_when_it_cannot_tell_which_color_should_be_live(live: App) -> None:
+    move_listener(live, 80, "green")
+    stderr = exits_4(live, "listeners disagree (listeners 80 on green, 443 on blue")
+    assert "bluegreen repair" in stderr
+    before = live.snapshot()
+
+    result = live.bluegreen("repair")
+
+    assert result.returncode == 4, result.stderr
+    assert "cannot tell which color should be live: both colors are fully Ready" in result.stderr
+    assert "--color" in result.stderr
+    assert live.snapshot() == before
+
+    forced = live.bluegreen("repair", "--color", "green")
+    assert forced.returncode == 0, forced.stderr
+    assert_converged(live, "green")
+
+
+def test_repair_refuses_when_neither_color_is_ready(app: App) -> None:
+    start_switch(app, "green", "deploy")
+    move_listener(app, 80, "green", with_policies=False)
+    before = app.snapshot()
+
+    result = app.bluegreen("repair")
+
+    assert result.returncode == 4, result.stderr
+    assert "neither color is fully Ready" in result.stderr
+    assert app.snapshot() == before
+
+
+def test_repair_of_a_clean_router_changes_nothing(live: App) -> None:
+    before = live.snapshot()
+
+    result = live.bluegreen("repair")
+
+    assert result.returncode == 0, result.stderr
+    assert "nothing to repair" in result.stderr
+    assert live.snapshot() == before
+
+
+def test_a_record_that_cannot_be_written_stops_the_switch_before_any_listener(app: App) -> None:
+    add_policies(app)
+    app.set_tags(**{f"team-{n}": "x" for n in range(6)})  # the emulated ELB holds 10 tags
+    before = app.listeners()
+
+    result = app.bluegreen("deploy", "--commit", V1)
+
+    assert result.returncode == 1, result.stderr
+    assert "AWS:" in result.stderr and "Traceback" not in result.stderr
+    assert app.listeners() == before
+    assert policies(app) == POLICIES
+    assert app.bluegreen("status").returncode == 0
