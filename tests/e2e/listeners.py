@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from tests.e2e.runs import status
 from tests.e2e.world import App, kube_api
 
 POLICIES = {80: ["sticky"], 443: ["tls-1-2"]}
@@ -52,7 +54,7 @@ def lock_holder(app: App) -> str | None:
     return None
 
 
-def assert_converged(app: App, color: str) -> None:
+def assert_converged(app: App, color: str, *, lock_free: bool = True) -> None:
     """Every public listener on `color` with its protocol, certificate and policies; health
     check on `color`; no unfinished switch; lock free; `status` clean."""
     listeners = app.listeners()
@@ -67,8 +69,34 @@ def assert_converged(app: App, color: str) -> None:
     assert policies(app) == POLICIES
     assert app.health_target() == f"HTTP:{app.port(color)}/healthcheck"
     assert "bluegreen-switch" not in record_tags(app)
-    assert lock_holder(app) is None
-    assert app.status()["active"]["color"] == color
+    if lock_free:
+        assert lock_holder(app) is None
+    code, out, err = status(app)
+    assert code == 0, err
+    assert json.loads(out)["active"]["color"] == color
+
+
+def reset_router(app: App, color: str, **commits: str | None) -> None:
+    """Put the ELB back to a clean pair live on `color` (listeners with their policies, health
+    check, commit tags), as a finished switch leaves it, so one cluster serves many cases."""
+    for port in (80, 443):
+        move_listener(app, port, color)
+    app.elb.configure_health_check(
+        LoadBalancerName=app.elb_name,
+        HealthCheck={
+            "Target": f"HTTP:{app.port(color)}/healthcheck",
+            "Interval": 30,
+            "Timeout": 5,
+            "UnhealthyThreshold": 2,
+            "HealthyThreshold": 2,
+        },
+    )
+    app.elb.remove_tags(
+        LoadBalancerNames=[app.elb_name],
+        Tags=[{"Key": "bluegreen-switch"}]
+        + [{"Key": f"{c}-commit"} for c, commit in commits.items() if commit is None],
+    )
+    app.set_tags(**{f"{c}-commit": commit for c, commit in commits.items() if commit})
 
 
 # --- the state a crash leaves, made by hand ------------------------------------------------

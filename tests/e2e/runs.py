@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import queue
 import subprocess
@@ -10,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from bluegreen_hooks import cli
 from tests.e2e.world import App
 
 
@@ -66,3 +69,14 @@ def start(app: App, *argv: str, env: dict[str, str] | None = None) -> Background
         env={**os.environ, **(env or {})},
     )
     return Background(proc)
+
+
+def status(app: App) -> tuple[int, str, str]:
+    """`bluegreen status --output json` in this process (no interpreter start-up):
+    exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = cli.main(
+            ["status", "--output", "json", "--config", str(app.config), "--log-format", "json"]
+        )
+    return code, out.getvalue(), err.getvalue()
