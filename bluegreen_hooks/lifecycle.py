@@ -179,13 +179,13 @@ def _check_still_idle(run: Run, plan: Plan, router: elb.Router) -> None:
 def release(run: Run, plan: Plan, router: elb.Router) -> None:
     """Steps 3-5: the idle color's Service and workload, then wait until every replica is Ready."""
     cluster = run.cluster
+    signals.note(f"traffic untouched on {plan.old_color}")
     run.step("service")
     cluster.apply_services(plan.services, plan.application, plan.color)
     run.step("workload")
     cluster.replace_workloads(plan.workloads, plan.application, plan.color)
     elb.record_commit(run.elb_client, router, plan.color, plan.commit)
     run.step("wait")
-    signals.note(f"traffic untouched on {plan.old_color}")
     cluster.wait_ready(
         plan.workloads, run.config.ready_timeout, color=plan.color, commit=plan.commit
     )
