@@ -323,7 +323,11 @@ def point_at(
     if not pending and router.switch is None:
         configure_health_check(client, router, check, port)
         return []
-    written = _write_record(client, router, Switch(target=target, by=by, step=step))
+    written = (
+        _write_record(client, router, Switch(target=target, by=by, step=step))
+        if pending
+        else switch_record.tags_for(router.listeners)  # only the record is left to clear
+    )
     moved: list[int] = []
 
     def situation() -> str:
