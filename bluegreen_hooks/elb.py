@@ -100,21 +100,9 @@ class Router:
         colors = {self.color_of(port) for port in self.found}
         return colors.pop() if len(colors) == 1 else None
 
-    def is_on(self, target: Color, check: HealthCheck) -> bool:
-        """Every public listener exactly as recorded on `target`, health check too, no switch."""
-        port = self.ports.of(target)
-        return (
-            self.switch is None
-            and all(self.found.get(s.port) == Listener(s, port) for s in self.listeners)
-            and _health_check_is(self.health_check, _health_check(check, port))
-        )
-
     def state(self, moved: tuple[int, ...] = (), target: Color | None = None) -> str:
-        """Where each public listener and the health check point, e.g. for an exit-4 message.
-
-        `moved` listeners (and, once `target` is given with every listener moved, the health
-        check) are described as already on `target`.
-        """
+        """Where each public listener and the health check point, e.g. for an exit-4 message;
+        `moved` listeners are described as already on `target`."""
         parts = []
         for spec in self.listeners:
             if target is not None and spec.port in moved:
