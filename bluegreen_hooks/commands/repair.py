@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
         from bluegreen_hooks import elb, lifecycle, logs
         from bluegreen_hooks.colors import Color, parse_color
         from bluegreen_hooks.commands.common import config_from, new_deployment_id
+        from bluegreen_hooks.errors import DeployFailed
 
         config = config_from(args)
         client = elb.make_client(config)
@@ -31,7 +32,13 @@ def run(args: argparse.Namespace) -> int:
             target = clean
         else:
             assert probe is not None
-            ready = probe.result().colors
+            try:
+                ready = probe.result().colors
+            except DeployFailed as exc:
+                raise DeployFailed(
+                    f"{exc.message} (repair asks it which color is Ready)",
+                    hint="fix that, or choose the color yourself: `bluegreen repair --color C`",
+                ) from exc
             target = lifecycle.repair_target(router, {c: r.complete for c, r in ready.items()})
         logs.bind(step="repair", new_color=target)
         moved = elb.point_at(

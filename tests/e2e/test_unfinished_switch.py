@@ -224,3 +224,47 @@ def test_a_record_that_cannot_be_written_stops_the_switch_before_any_listener(ap
     assert app.listeners() == before
     assert policies(app) == POLICIES
     assert app.bluegreen("status").returncode == 0
+
+
+def test_a_listener_removed_on_purpose_is_forgotten_by_following_the_fix(app: App) -> None:
+    deploy(app, V1)
+    delete_listener(app, 443)
+    stderr = exits_4(app, "is missing")
+    assert "Key=bluegreen-listener-443" in stderr
+
+    app.elb.remove_tags(LoadBalancerNames=[app.elb_name], Tags=[{"Key": "bluegreen-listener-443"}])
+
+    assert set(app.listeners()) == {80}
+    assert app.status()["active"]["color"] == "green"
+    deploy(app, V2)
+    assert set(app.listeners()) == {80} and app.instance_ports() == {app.blue}
+
+
+def test_an_unreadable_record_is_reported_and_nothing_is_switched(app: App) -> None:
+    deploy(app, V1)
+    app.set_tags(**{"bluegreen-switch": "to=purple"})
+    before = app.snapshot()
+
+    exits_4(app, "the switch record", "cannot be read", "remove-tags")
+    for command in (["deploy", "--commit", V2], ["rollback", "--force"]):
+        result = app.bluegreen(*command)
+        assert result.returncode == 4, result.stderr
+    assert app.snapshot() == before
+
+
+def test_repair_without_a_color_needs_kubernetes_and_says_so(live: App) -> None:
+    start_switch(live, "green", "deploy")
+    delete_listener(live, 443)
+    unreachable = live.folder / "unreachable-kubeconfig"
+    unreachable.write_text(
+        live.sandbox.kubeconfig.read_text().replace(live.sandbox.kube.url, "http://127.0.0.1:9")
+    )
+    before = live.snapshot()
+
+    result = live.bluegreen("repair", env={"KUBECONFIG": str(unreachable)})
+
+    assert result.returncode == 1, result.stderr
+    assert "the readiness check failed" in result.stderr
+    assert "bluegreen repair --color C" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert live.snapshot() == before
