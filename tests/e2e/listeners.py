@@ -79,8 +79,21 @@ def assert_converged(app: App, color: str, *, lock_free: bool = True) -> None:
 def reset_router(app: App, color: str, **commits: str | None) -> None:
     """Put the ELB back to a clean pair live on `color` (listeners with their policies, health
     check, commit tags), as a finished switch leaves it, so one cluster serves many cases."""
-    for port in (80, 443):
-        move_listener(app, port, color)
+    for port in (80, 443):  # one at a time: moto deletes nothing when given several
+        delete_listener(app, port)
+    http = {"Protocol": "HTTP", "LoadBalancerPort": 80, "InstanceProtocol": "HTTP"}
+    https = {"Protocol": "HTTPS", "LoadBalancerPort": 443, "InstanceProtocol": "HTTP"}
+    app.elb.create_load_balancer_listeners(
+        LoadBalancerName=app.elb_name,
+        Listeners=[
+            {**http, "InstancePort": app.port(color)},
+            {**https, "InstancePort": app.port(color), "SSLCertificateId": app.certificate},
+        ],
+    )
+    for port, names in POLICIES.items():
+        app.elb.set_load_balancer_policies_of_listener(
+            LoadBalancerName=app.elb_name, LoadBalancerPort=port, PolicyNames=names
+        )
     app.elb.configure_health_check(
         LoadBalancerName=app.elb_name,
         HealthCheck={

@@ -6,8 +6,11 @@ matrix (test_kill_matrix.py) makes them by killing real runs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bluegreen_hooks.sandbox.environment import Sandbox
 from tests.e2e.listeners import (
     POLICIES,
     add_policies,
@@ -16,9 +19,10 @@ from tests.e2e.listeners import (
     move_listener,
     policies,
     record_tags,
+    reset_router,
     start_switch,
 )
-from tests.e2e.world import App
+from tests.e2e.world import App, make_app
 
 V1 = "1111111aaaaaaaa"
 V2 = "2222222bbbbbbbb"
@@ -30,13 +34,36 @@ def deploy(app: App, commit: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.fixture
-def live(app: App) -> App:
-    """V1 on green (idle, Ready), V2 live on blue; both listeners carry policies."""
+@pytest.fixture(scope="module")
+def both_ready(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> App:
+    app = make_app(sandbox, Path(tmp_path_factory.mktemp("both-ready")))
     add_policies(app)
     deploy(app, V1)
     deploy(app, V2)
     return app
+
+
+@pytest.fixture(scope="module")
+def green_only_cluster(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> App:
+    app = make_app(sandbox, Path(tmp_path_factory.mktemp("green-only")))
+    add_policies(app)
+    deploy(app, V1)
+    return app
+
+
+@pytest.fixture
+def green_only(green_only_cluster: App) -> App:
+    """V1 live on green; blue has never been deployed (not Ready)."""
+    reset_router(green_only_cluster, "green", green=V1, blue=None)
+    return green_only_cluster
+
+
+@pytest.fixture
+def live(both_ready: App) -> App:
+    """V1 on green (idle, Ready), V2 live on blue; both listeners carry policies. The cluster
+    is shared by the tests of this module that change only the load balancer."""
+    reset_router(both_ready, "blue", blue=V2, green=V1)
+    return both_ready
 
 
 def exits_4(app: App, *fragments: str) -> str:
@@ -109,9 +136,8 @@ def test_a_listener_recreated_without_its_policies_is_half_moved(live: App) -> N
     assert_converged(live, "green")
 
 
-def test_repair_undoes_a_switch_towards_a_color_that_is_not_ready(app: App) -> None:
-    add_policies(app)
-    deploy(app, V1)  # green Ready, blue has nothing
+def test_repair_undoes_a_switch_towards_a_color_that_is_not_ready(green_only: App) -> None:
+    app = green_only
     start_switch(app, "blue", "rollback")
     move_listener(app, 80, "blue")
     delete_listener(app, 443)
@@ -145,9 +171,8 @@ def test_a_rollback_after_an_interrupted_deploy_returns_to_the_color_live_before
     assert_converged(live, "blue")
 
 
-def test_a_rollback_is_refused_when_it_would_finish_on_a_color_not_ready(app: App) -> None:
-    add_policies(app)
-    deploy(app, V1)
+def test_a_rollback_is_refused_when_it_would_finish_on_a_color_not_ready(green_only: App) -> None:
+    app = green_only
     start_switch(app, "blue", "rollback")
     delete_listener(app, 80)
     before = app.snapshot()
@@ -159,7 +184,11 @@ def test_a_rollback_is_refused_when_it_would_finish_on_a_color_not_ready(app: Ap
     assert app.snapshot() == before
 
 
-def test_a_deploy_finishes_an_interrupted_switch_before_it_starts(live: App) -> None:
+def test_a_deploy_finishes_an_interrupted_switch_before_it_starts(app: App) -> None:
+    add_policies(app)
+    deploy(app, V1)
+    deploy(app, V2)
+    live = app
     start_switch(live, "green", "rollback")
     delete_listener(live, 443)
 
@@ -240,8 +269,8 @@ def test_a_listener_removed_on_purpose_is_forgotten_by_following_the_fix(app: Ap
     assert set(app.listeners()) == {80} and app.instance_ports() == {app.blue}
 
 
-def test_an_unreadable_record_is_reported_and_nothing_is_switched(app: App) -> None:
-    deploy(app, V1)
+def test_an_unreadable_record_is_reported_and_nothing_is_switched(green_only: App) -> None:
+    app = green_only
     app.set_tags(**{"bluegreen-switch": "to=purple"})
     before = app.snapshot()
 
