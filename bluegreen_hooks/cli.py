@@ -145,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output(readiness)
 
+    unlock = _command(
+        sub,
+        "unlock",
+        "remove the deploy lock left by a deploy that died (its holder stopped renewing it)",
+        "  bluegreen unlock\n  bluegreen unlock --force   # even while its deploy still renews it",
+        parents=[common],
+    )
+    unlock.add_argument(
+        "--force",
+        action="store_true",
+        help="remove the lock even if a live deploy holds it (that deploy stops before switching)",
+    )
+
     render = _command(
         sub,
         "render",

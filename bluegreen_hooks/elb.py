@@ -131,9 +131,10 @@ class Router:
 
 
 def make_client(config: Config) -> ElasticLoadBalancingClient:
-    import boto3
+    from bluegreen_hooks.aws_clients import make_client as make_aws_client
 
-    return boto3.client("elb", region_name=config.region)
+    client: ElasticLoadBalancingClient = make_aws_client("elb", config.region)
+    return client
 
 
 def read_router(

@@ -15,7 +15,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.errors import DeployFailed, TemplateError, UsageError
-from bluegreen_hooks.kube_rest import Object, Rest
+from bluegreen_hooks.kube_rest import MAX_ATTEMPTS, Object, Rest, WatchInterrupted, backoff
 from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.readiness import Readiness, pod_reason, workload_readiness, worth_showing
@@ -38,21 +38,24 @@ _WORKLOAD_KINDS = ("ReplicationController", "Deployment")
 
 def connect() -> ApiClient:
     """An API client from KUBECONFIG (or ~/.kube/config), else the in-cluster service account."""
+    from kubernetes.client.configuration import Configuration
+
     loader: Any = config
+    settings: Any = Configuration()
     # The client reads KUBECONFIG when first imported; read it again, as kubectl would.
     kubeconfig = os.environ.get("KUBECONFIG") or None
     try:
-        api_client: ApiClient = loader.new_client_from_config(config_file=kubeconfig)
-        return api_client
+        loader.load_kube_config(config_file=kubeconfig, client_configuration=settings)
     except (ConfigException, OSError) as kubeconfig_error:
         try:
-            loader.load_incluster_config()
+            loader.load_incluster_config(client_configuration=settings)
         except ConfigException:
             raise UsageError(
                 f"cannot load Kubernetes credentials: {kubeconfig_error}",
                 hint="set KUBECONFIG to a kubeconfig for the cluster (or run inside it)",
             ) from kubeconfig_error
-        return ApiClient()
+    settings.retries = False  # kube_rest retries, knowing which requests are safe to repeat
+    return ApiClient(configuration=settings)
 
 
 def describe_api_error(exc: ApiException) -> str:
@@ -203,35 +206,62 @@ class Cluster:
         raise DeployFailed(f"{kind} {selector} still present after {timeout:.0f} s")
 
     def _watch_items(self, kind: str, deadline: float, **selector: str) -> Iterator[list[Object]]:
-        """The matching objects now, then again after each change, until the deadline."""
+        """The matching objects now, then again after each change, until the deadline.
+
+        A watch that breaks off resumes from the last resourceVersion seen; one whose history
+        expired (410) lists again.
+        """
         collection = self._collection(kind)
         while True:
             listing = self.rest.get(collection, **selector)
             items = {i["metadata"]["name"]: i for i in listing.get("items") or []}
             yield list(items.values())
             version = listing["metadata"]["resourceVersion"]
+            drops = 0  # consecutive broken watches without an event in between
             try:
                 while (remaining := deadline - time.monotonic()) > 0:
-                    for event in self.rest.watch(
-                        collection,
-                        timeout_seconds=max(1, math.ceil(remaining)),
-                        resourceVersion=version,
-                        **selector,
-                    ):
-                        obj = event["object"]
-                        version = obj["metadata"].get("resourceVersion", version)
-                        if event["type"] == "DELETED":
-                            items.pop(obj["metadata"]["name"], None)
-                        else:
-                            items[obj["metadata"]["name"]] = obj
-                        yield list(items.values())
-                        if time.monotonic() >= deadline:
-                            return
+                    try:
+                        for event in self.rest.watch(
+                            collection,
+                            timeout_seconds=max(1, math.ceil(remaining)),
+                            resourceVersion=version,
+                            **selector,
+                        ):
+                            drops = 0
+                            obj = event["object"]
+                            version = obj["metadata"].get("resourceVersion", version)
+                            if event["type"] == "DELETED":
+                                items.pop(obj["metadata"]["name"], None)
+                            else:
+                                items[obj["metadata"]["name"]] = obj
+                            yield list(items.values())
+                            if time.monotonic() >= deadline:
+                                return
+                    except WatchInterrupted as exc:
+                        drops += 1
+                        self._resume_after_drop(kind, version, drops, exc)
                 return
             except ApiException as exc:
                 if exc.status != 410:
                     raise
                 # the watch history expired: list again
+
+    @staticmethod
+    def _resume_after_drop(kind: str, version: str, drops: int, exc: WatchInterrupted) -> None:
+        if drops >= MAX_ATTEMPTS:
+            raise DeployFailed(
+                f"watching {kind}: the connection to the Kubernetes API broke {drops} times "
+                f"in a row ({exc})",
+                hint="check the API server and the network to it, then rerun",
+            ) from exc
+        get_logger().warning(
+            "watch connection dropped; resuming",
+            kind=kind,
+            resource_version=version,
+            error=str(exc),
+        )
+        if drops > 1:  # broke again before any event: back off
+            time.sleep(backoff(drops - 1))
 
     # --- readiness ------------------------------------------------------------
 

@@ -143,22 +143,18 @@ def application_start(run: Run, plan: Plan | None = None) -> Plan:
     """Carry out the plan (built now if BeforeInstall did not save one)."""
     plan = plan or load_plan(run) or prepare(run)
     cluster = run.cluster
-    lock = cluster.lock(plan.application)
-    lock.acquire(plan.deployment_id, _lock_seconds(run.config))
+    held = cluster.lock(plan.application).acquire(plan.deployment_id)
     try:
         router = run.router(accept="unfinished")
         if router.switch is not None:
             router = finish_switch(run, router)
         _check_still_idle(run, plan, router)
         release(run, plan, router)
+        held.check()  # never switch on a lock that someone else took over
         switch(run, plan, run.router())
     finally:
-        lock.release(plan.deployment_id)
+        held.release()
     return plan
-
-
-def _lock_seconds(config: Config) -> int:
-    return int(config.ready_timeout) + 300
 
 
 def _check_still_idle(run: Run, plan: Plan, router: elb.Router) -> None:
@@ -280,8 +276,11 @@ def _rollback_target(router: elb.Router) -> Color:
 
 def _check_rollback_allowed(cluster: ClusterReadiness, target: Color) -> None:
     if cluster.lock_holder:
+        from bluegreen_hooks.lock import describe_holder
+
         raise LockHeld(
-            f"deploy {cluster.lock_holder} is running (lock held until {cluster.lock_until})",
+            f"{describe_holder(cluster.lock_holder)} is running "
+            f"(it renews the lock, held until {cluster.lock_until})",
             hint="wait for it to finish, or pass --force to switch anyway",
         )
     readiness = cluster.colors[target]

@@ -1,0 +1,30 @@
+"""The one place AWS clients are made: region, timeouts and the retry policy.
+
+botocore's `standard` retry mode retries throttling (`Throttling`, `RequestLimitExceeded`, ...),
+5xx answers and connection errors with exponential backoff and jitter, bounded by
+MAX_ATTEMPTS in all (the first attempt included) and by a retry quota shared by the client.
+Permanent errors (AccessDenied, a missing load balancer) are not retried.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+RETRY_MODE: Literal["standard"] = "standard"
+MAX_ATTEMPTS = 8
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 30
+
+
+def make_client(service_name: str, region: str | None) -> Any:
+    """A boto3 client for `service_name` with the project's retry policy (honours
+    AWS_ENDPOINT_URL, profiles and the default region like any boto3 client)."""
+    import boto3
+    from botocore.config import Config
+
+    settings = Config(
+        retries={"mode": RETRY_MODE, "total_max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+    )
+    return boto3.client(service_name, region_name=region, config=settings)  # type: ignore[call-overload]
