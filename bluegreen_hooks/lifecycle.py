@@ -297,12 +297,11 @@ def _check_rollback_allowed(cluster: ClusterReadiness, target: Color) -> None:
 
 def settle(run: Run, router: elb.Router) -> elb.Router:
     """Finish (or undo) an interrupted switch under the deploy lock; returns the clean router."""
-    lock = run.cluster.lock(run.config.application_name)
-    lock.acquire(run.deployment_id, _lock_seconds(run.config))
+    held = run.cluster.lock(run.config.application_name).acquire(run.deployment_id)
     try:
         return finish_switch(run, run.router(accept="unfinished"))
     finally:
-        lock.release(run.deployment_id)
+        held.release()
 
 
 def finish_switch(run: Run, router: elb.Router) -> elb.Router:

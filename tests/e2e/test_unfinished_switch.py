@@ -293,7 +293,7 @@ def test_repair_without_a_color_needs_kubernetes_and_says_so(live: App) -> None:
     result = live.bluegreen("repair", env={"KUBECONFIG": str(unreachable)})
 
     assert result.returncode == 1, result.stderr
-    assert "the readiness check failed" in result.stderr
+    assert "Kubernetes API at http://127.0.0.1:9 not reachable" in result.stderr
     assert "bluegreen repair --color C" in result.stderr
     assert "Traceback" not in result.stderr
     assert live.snapshot() == before
