@@ -260,7 +260,11 @@ def rollback(run: Run, *, probe: ReadinessProbe | None) -> Color:
     run.step("rollback")
     log = logs.get_logger()  # set up logging now, on this core, while the probe runs on the other
     if probe is not None:
-        signals.note(f"traffic untouched ({router.state()})")
+        signals.note(
+            f"traffic untouched ({router.state()})"
+            if router.switch
+            else f"traffic untouched on {router.active}"
+        )
         _check_rollback_allowed(probe.result(), target)
     port = router.ports.of(target)
     run.point_at(router, target, "rollback")
