@@ -360,10 +360,18 @@ def _write_record(
             f"({len(wanted)} tags; a Classic ELB holds {switch_record.MAX_TAGS})",
             hint="remove tags the load balancer no longer needs; nothing was switched",
         )
-    client.add_tags(
-        LoadBalancerNames=[router.elb_name],
-        Tags=[{"Key": k, "Value": v} for k, v in changed.items()],
-    )
+    try:
+        client.add_tags(
+            LoadBalancerNames=[router.elb_name],
+            Tags=[{"Key": k, "Value": v} for k, v in changed.items()],
+        )
+    except Exception as exc:
+        raise DeployFailed(
+            f"could not record the switch on load balancer {router.elb_name}, so nothing was "
+            f"switched: {exc}",
+            hint="the switch needs elasticloadbalancing:AddTags and RemoveTags (see "
+            "docs/iam-policy.json) and room for its tags; then retry",
+        ) from exc
     return wanted
 
 
@@ -372,8 +380,17 @@ def _clear_record(
 ) -> None:
     """The switch is done: remove its tag (the listener tags stay, to notice a lost listener)."""
     keys = switch_record.leftovers(router.record, written)
-    if keys:
+    if not keys:
+        return
+    try:
         client.remove_tags(LoadBalancerNames=[router.elb_name], Tags=[{"Key": k} for k in keys])
+    except Exception as exc:
+        raise DeployFailed(
+            f"every listener and the health check were switched, but the switch record on "
+            f"{router.elb_name} could not be cleared: {exc}",
+            hint="the switch needs elasticloadbalancing:RemoveTags (see docs/iam-policy.json); "
+            "then `bluegreen repair` clears it",
+        ) from exc
 
 
 def _move(
@@ -443,7 +460,8 @@ def _put_back(
         try:
             _clear_record(client, router, written)
         except Exception as exc:
-            get_logger().error("could not clear the switch record", error=str(exc))
+            error = str(exc.__cause__ or exc)
+            get_logger().error("could not clear the switch record", error=error)
             return False
     return clean
 

@@ -249,7 +249,8 @@ def test_a_record_that_cannot_be_written_stops_the_switch_before_any_listener(ap
     result = app.bluegreen("deploy", "--commit", V1)
 
     assert result.returncode == 1, result.stderr
-    assert "AWS:" in result.stderr and "Traceback" not in result.stderr
+    assert "could not record the switch" in result.stderr
+    assert "nothing was switched" in result.stderr and "Traceback" not in result.stderr
     assert app.listeners() == before
     assert policies(app) == POLICIES
     assert app.bluegreen("status").returncode == 0
@@ -297,3 +298,23 @@ def test_repair_without_a_color_needs_kubernetes_and_says_so(live: App) -> None:
     assert "bluegreen repair --color C" in result.stderr
     assert "Traceback" not in result.stderr
     assert live.snapshot() == before
+
+
+def test_a_record_that_cannot_be_cleared_is_reported_and_repair_clears_it(app: App) -> None:
+    add_policies(app)
+    app.sandbox.aws.faults.refuse("RemoveTags")  # e.g. an IAM policy from before the record
+    try:
+        result = app.bluegreen("deploy", "--commit", V1)
+    finally:
+        app.sandbox.aws.faults.clear()
+
+    assert result.returncode == 1, result.stderr
+    assert "the switch record on" in result.stderr and "could not be cleared" in result.stderr
+    assert "elasticloadbalancing:RemoveTags" in result.stderr
+    assert app.instance_ports() == {app.green}
+    exits_4(app, "a switch to green", "did not finish", "listeners 80 on green, 443 on green")
+
+    repaired = app.bluegreen("repair")
+
+    assert repaired.returncode == 0, repaired.stderr
+    assert_converged(app, "green")
