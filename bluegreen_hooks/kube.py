@@ -15,7 +15,14 @@ from kubernetes.config.config_exception import ConfigException
 
 from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.errors import DeployFailed, TemplateError, UsageError
-from bluegreen_hooks.kube_rest import MAX_ATTEMPTS, Object, Rest, WatchInterrupted, backoff
+from bluegreen_hooks.kube_rest import (
+    MAX_ATTEMPTS,
+    Object,
+    Rest,
+    WatchInterrupted,
+    backoff,
+    describe_api_error,
+)
 from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.readiness import Readiness, pod_reason, workload_readiness, worth_showing
@@ -34,6 +41,8 @@ _COLLECTIONS = {
     "Pod": "/api/v1/namespaces/{ns}/pods",
 }
 _WORKLOAD_KINDS = ("ReplicationController", "Deployment")
+
+__all__ = ["Cluster", "connect", "describe_api_error", "validate_manifests"]
 
 
 def connect() -> ApiClient:
@@ -56,19 +65,6 @@ def connect() -> ApiClient:
             ) from kubeconfig_error
     settings.retries = False  # kube_rest retries, knowing which requests are safe to repeat
     return ApiClient(configuration=settings)
-
-
-def describe_api_error(exc: ApiException) -> str:
-    """The server's own message from a Status body, else the HTTP reason."""
-    import json
-
-    try:
-        status = json.loads(exc.body or "{}")
-    except ValueError:
-        status = {}
-    if not isinstance(status, dict) or "message" not in status:
-        return f"HTTP {exc.status} {exc.reason}"
-    return f"{status.get('reason', exc.reason)}: {status['message']}"
 
 
 def validate_manifests(manifests: tuple[Manifest, ...]) -> None:
@@ -192,10 +188,19 @@ class Cluster:
         try:
             self.rest.create(self._collection(manifest["kind"]), manifest)
         except ApiException as exc:
+            if exc.status == 409 and self._already_created(manifest):
+                return
             raise DeployFailed(
                 f"Kubernetes refused {manifest['kind']} {manifest['metadata']['name']}: "
                 f"{describe_api_error(exc)}"
             ) from exc
+
+    def _already_created(self, manifest: Manifest) -> bool:
+        """After 409: whether the object there is this very manifest (a retried POST that had
+        landed, or a rerun after a crash), by its content hash."""
+        wanted = _hash(manifest)
+        existing = self.rest.find(self._path(manifest["kind"], manifest["metadata"]["name"]))
+        return wanted is not None and existing is not None and _hash(existing) == wanted
 
     def _wait_until_empty(self, kind: str, *, timeout: float = 120, **selector: str) -> None:
         """Watch until nothing matches (deletion can take a while on a real cluster)."""

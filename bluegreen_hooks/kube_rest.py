@@ -190,12 +190,29 @@ class Rest:
                     method, path, attempt, _retry_after(response), f"HTTP {response.status}"
                 )
                 continue
-            error = ApiException.from_response(
+            raise self._refused(method, path, response, unclear=unclear)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _refused(method: str, path: str, response: Any, *, unclear: bool) -> Exception:
+        """The client's ApiException for an error answer (DeployFailed with a fix for 403),
+        marked with whether an earlier attempt may have been carried out."""
+        try:  # the client raises it rather than returning it
+            ApiException.from_response(
                 http_resp=response, body=response.data.decode("utf-8", "replace"), data=None
             )
+        except ApiException as error:
+            if error.status == 403:
+                refused = DeployFailed(
+                    f"Kubernetes refused {method} {path}: {describe_api_error(error)}",
+                    hint="the identity in KUBECONFIG lacks a permission: grant what "
+                    "docs/rbac.yaml lists, in this namespace",
+                )
+                refused.__cause__ = error
+                return refused
             error.after_unclear_attempt = unclear  # type: ignore[attr-defined]
-            raise error
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            return error
+        return ApiException(status=response.status, reason=response.reason)
 
     def _wait_to_retry(
         self, method: str, path: str, attempt: int, retry_after: float | None, why: str
@@ -216,6 +233,17 @@ class Rest:
             f"{_short(_reason(exc))}",
             hint="check KUBECONFIG and that the API server answers",
         )
+
+
+def describe_api_error(exc: ApiException) -> str:
+    """The server's own message from a Status body, else the HTTP reason."""
+    try:
+        status = json.loads(exc.body or "{}")
+    except ValueError:
+        status = {}
+    if not isinstance(status, dict) or "message" not in status:
+        return f"HTTP {exc.status} {exc.reason}"
+    return f"{status.get('reason', exc.reason)}: {status['message']}"
 
 
 def _chunks(raw: Any) -> Iterator[bytes]:

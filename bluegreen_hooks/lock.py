@@ -9,6 +9,7 @@ means dead, and the Lease may be taken over.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 import socket
@@ -247,7 +248,12 @@ class HeldLock:
         self._lost: str | None = None
         self._mutex = threading.Lock()
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._heartbeat, name="lock-heartbeat", daemon=True)
+        self._thread = threading.Thread(  # with the deploy's log context
+            target=contextvars.copy_context().run,
+            args=(self._heartbeat,),
+            name="lock-heartbeat",
+            daemon=True,
+        )
         self._thread.start()
         get_logger().info("lock taken", lock=lock.name, holder=identity, lease=f"{duration} s")
 
@@ -295,9 +301,8 @@ class HeldLock:
         get_logger().error("lost the deploy lock", why=self._lost, lock=self.lock.name)
 
     def check(self) -> None:
-        """Before changing traffic: the Lease must still be ours (renewed now if it is late)."""
-        if self._lost is None and time.monotonic() - self._renewed > self.duration / 2:
-            self._renew()
+        """Before changing traffic: renew the Lease now, which fails if it is no longer ours."""
+        self._renew()
         if self._lost is not None:
             now = self.lock.read()
             error = LockHeld if now is not None else DeployFailed

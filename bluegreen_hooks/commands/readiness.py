@@ -33,10 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def readiness_report(cluster: Any, application: str) -> dict[str, Any]:
+    # The lock first: telling a dead holder from a live one can take a while, and readiness
+    # read afterwards is the fresher for it.
+    holder = cluster.lock(application).live_holder()
     report: dict[str, Any] = {}
     for color, state in cluster.readiness_by_color(application).items():
         report[color] = {"ready": state.ready, "desired": state.desired, "complete": state.complete}
-    holder = cluster.lock(application).live_holder()
     report["lock"] = (
         {
             "holder": holder.holder,

@@ -302,6 +302,7 @@ class KubeFaults:
         self._pending: list[_Pending] = []
         self._transient: _Transient | None = None
         self._refused: list[tuple[str, str, int]] = []
+        self._drops: list[_Pending] = []
         self._cut_after: int | None = None
         self._cut_generation = 0
         self.injected: Counter[str] = Counter()
@@ -356,12 +357,37 @@ class KubeFaults:
         with self._lock:
             self._refused.append((method, path_contains, status))
 
+    def drop_response(self, method: str, path_contains: str, *, times: int = 1) -> None:
+        """Handle the next `times` matching requests, then close the connection instead of
+        answering: the change landed, but the client cannot know it."""
+        with self._lock:
+            self._drops.append(
+                _Pending(
+                    lambda m, target: _method_matches(method, m, False) and path_contains in target,
+                    lambda: None,
+                    times,
+                )
+            )
+
+    def dropped(self, method: str, target: str) -> bool:
+        """Whether to close the connection instead of answering this (handled) request."""
+        with self._lock:
+            for entry in self._drops:
+                if entry.matches(method, unquote(target)):
+                    entry.remaining -= 1
+                    if entry.remaining == 0:
+                        self._drops.remove(entry)
+                    self.injected["response dropped"] += 1
+                    return True
+        return False
+
     def clear(self) -> None:
         """Drop every fault and pending callback (the `injected` counts stay)."""
         with self._lock:
             self._pending.clear()
             self._transient = None
             self._refused.clear()
+            self._drops.clear()
             self._cut_after = None
             self._cut_generation += 1
 

@@ -204,7 +204,12 @@ def live_lock(app: App, holder: str, *, seconds: int = 3) -> Iterator[None]:
 
     def renew() -> None:
         while not stop.wait(seconds / 4):
-            api.patch_namespaced_lease(name, "default", lease_body(app, holder, seconds))
+            try:
+                api.patch_namespaced_lease(name, "default", lease_body(app, holder, seconds))
+            except client.ApiException as exc:
+                if exc.status == 404:  # removed (`unlock --force`): a real holder stops too
+                    return
+                raise
 
     heartbeat = threading.Thread(target=renew, daemon=True)
     heartbeat.start()
@@ -213,7 +218,8 @@ def live_lock(app: App, holder: str, *, seconds: int = 3) -> Iterator[None]:
     finally:
         stop.set()
         heartbeat.join()
-        api.delete_namespaced_lease(name, "default")
+        if lease(app) is not None:
+            api.delete_namespaced_lease(name, "default")
 
 
 def dead_lock(app: App, holder: str, *, seconds: int = 3) -> None:

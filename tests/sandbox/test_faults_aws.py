@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -194,3 +194,30 @@ def test_the_scenario_helpers_work_through_the_middleware(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox")
     create_load_balancer("faults-scenario", blue=30011, green=30012)
     assert listener_ports(aws, "faults-scenario") == {80: 30011}
+
+
+@pytest.mark.parametrize(
+    ("service", "call"),
+    [
+        ("codedeploy", lambda client: client.list_applications()),  # JSON protocol
+        ("s3", lambda client: client.list_buckets()),  # REST-XML protocol
+        ("iam", lambda client: client.list_server_certificates()),  # query protocol
+    ],
+)
+def test_errors_come_in_each_protocols_own_format(
+    aws: MotoServer, service: str, call: Callable[[Any], Any]
+) -> None:
+    make: Any = boto3.client
+    client = make(
+        service,
+        region_name=REGION,
+        endpoint_url=aws.url,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+    call(client)  # moto answers it
+    aws.faults.transient(1.0, seed=2)
+    with pytest.raises(ClientError) as failure:
+        call(client)
+    assert failure.value.response["Error"]["Code"] in ("Throttling", "ServiceUnavailable")

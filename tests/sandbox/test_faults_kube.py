@@ -148,3 +148,17 @@ def test_cut_watches_reaches_a_watch_that_is_already_open(
 def test_cut_watches_needs_at_least_one_event() -> None:
     with pytest.raises(ValueError, match="at least one event"):
         KubeEmulator().faults.cut_watches(after_events=0)
+
+
+def test_drop_response_handles_the_request_but_never_answers(
+    emulator: KubeEmulator, core: Any
+) -> None:
+    emulator.faults.drop_response("POST", "/pods")
+    http = urllib3.PoolManager(retries=False)
+    body = json.dumps(pod_body("landed"))
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        http.request("POST", emulator.url + "/api/v1/namespaces/default/pods", body=body)
+    assert [p.metadata.name for p in core.list_namespaced_pod("default").items] == ["landed"]
+    again = http.request("POST", emulator.url + "/api/v1/namespaces/default/pods", body=body)
+    assert again.status == 409  # only once: the next one is answered
+    assert emulator.faults.injected["response dropped"] == 1

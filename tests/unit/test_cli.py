@@ -15,7 +15,7 @@ import structlog
 from bluegreen_hooks import __version__
 from bluegreen_hooks.cli import HOOK_EVENTS, build_parser, main
 
-COMMANDS = ("status", "deploy", "rollback", "render", "hook", "sandbox", "demo")
+COMMANDS = ("status", "deploy", "rollback", "render", "hook", "sandbox", "demo", "unlock")
 EXIT_CODE_LINES = ("0    done", "2    usage or config error", "3    another deploy holds the lock")
 
 

@@ -237,6 +237,9 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("kube emulator failed on %s %s", method, self.path)
             code, payload = 500, ApiError(500, "InternalError", f"internal error: {exc}").status()
         faults.handled(method, self.path, watching=False)
+        if faults.dropped(method, self.path):
+            self._cut()
+            return
         self._send(code, payload, head_only=method == "HEAD")
 
     def _read_body(self) -> Any:
