@@ -7,10 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
-from bluegreen_hooks import __version__, errors, logs
+from bluegreen_hooks import __version__, errors, logs, signals
 from bluegreen_hooks.identity import named_to_aws
 
 HOOK_EVENTS = ("BeforeInstall", "ApplicationStart", "ValidateService")
+SWITCHING = ("deploy", "hook", "rollback", "repair")  # stop only at a switch's safe points
 # Commands that set the scene on the emulators: their AWS requests are not the product's.
 _SCENE_SETTERS = ("sandbox", "demo")
 
@@ -19,8 +20,9 @@ _EXIT_CODES = """exit codes:
   1    deploy or validation failed (traffic stays on a healthy color)
   2    usage or config error (nothing touched)
   3    another deploy holds the lock
-  4    inconsistent load-balancer state (see the message for the fix)
-  130  interrupted
+  4    inconsistent load-balancer state, e.g. a switch that did not finish (see the fix)
+  130  interrupted (SIGINT); a switch first finishes the listener it is moving
+  143  terminated (SIGTERM); likewise
 """
 
 
@@ -133,12 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     repair = _command(
         sub,
         "repair",
-        "point every listener and the health check at one color (fixes exit 4 states);"
-        " does not check readiness",
-        "  bluegreen repair --color blue",
+        "finish or undo an interrupted switch, re-create missing listeners as recorded, and point"
+        " every listener and the health check at one color (fixes exit 4 states)",
+        "  bluegreen repair                # the color whose replicas are all Ready\n"
+        "  bluegreen repair --color blue   # this color, without checking readiness",
         parents=[common],
     )
-    repair.add_argument("--color", required=True, choices=("blue", "green"))
+    repair.add_argument(
+        "--color",
+        choices=("blue", "green"),
+        help="the color to point at (default: the fully Ready one, preferring the color an"
+        " interrupted switch was moving to; refused when that cannot be told)",
+    )
 
     readiness = _command(
         sub,
@@ -148,6 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     _add_output(readiness)
+
+    unlock = _command(
+        sub,
+        "unlock",
+        "remove the deploy lock left by a deploy that died (its holder stopped renewing it)",
+        "  bluegreen unlock\n  bluegreen unlock --force   # even while its deploy still renews it",
+        parents=[common],
+    )
+    unlock.add_argument(
+        "--force",
+        action="store_true",
+        help="remove the lock even if a live deploy holds it (that deploy stops before switching)",
+    )
 
     render = _command(
         sub,
@@ -270,12 +291,16 @@ def _runner(name: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_format)
+    if args.command in SWITCHING:
+        signals.install()
     try:
         if args.command in _SCENE_SETTERS:
             return _runner(args.command)(args)
         with named_to_aws():
             return _runner(args.command)(args)
     except errors.BluegreenError as exc:
+        return logs.report_failure(exc.message, exc.hint, exc.exit_code)
+    except errors.Interrupted as exc:
         return logs.report_failure(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
         return logs.report_failure("interrupted", None, errors.INTERRUPTED)

@@ -17,7 +17,14 @@ from bluegreen_hooks import env_errors
 from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.errors import DeployFailed, TemplateError, UsageError
 from bluegreen_hooks.identity import USER_AGENT
-from bluegreen_hooks.kube_rest import Object, Rest
+from bluegreen_hooks.kube_rest import (
+    MAX_ATTEMPTS,
+    Object,
+    Rest,
+    WatchInterrupted,
+    backoff,
+    describe_api_error,
+)
 from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.readiness import Readiness, pod_reason, workload_readiness, worth_showing
@@ -37,38 +44,31 @@ _COLLECTIONS = {
 }
 _WORKLOAD_KINDS = ("ReplicationController", "Deployment")
 
+__all__ = ["Cluster", "connect", "describe_api_error", "validate_manifests"]
+
 
 def connect() -> ApiClient:
     """An API client from KUBECONFIG (or ~/.kube/config), else the in-cluster service account."""
+    from kubernetes.client.configuration import Configuration
+
     loader: Any = config
+    settings: Any = Configuration()
     # The client reads KUBECONFIG when first imported; read it again, as kubectl would.
     kubeconfig = os.environ.get("KUBECONFIG") or None
     try:
-        api_client: ApiClient = loader.new_client_from_config(config_file=kubeconfig)
+        loader.load_kube_config(config_file=kubeconfig, client_configuration=settings)
     except Exception as kubeconfig_error:  # whatever is wrong in it, it is a config error (exit 2)
         named = env_errors.default_kubeconfig()
         if env_errors.kubeconfig_exists(named):
             raise env_errors.kubeconfig_error(kubeconfig_error, named) from None
         try:
-            loader.load_incluster_config()
+            loader.load_incluster_config(client_configuration=settings)
         except ConfigException:
             raise env_errors.no_kubeconfig(named) from None
-        api_client = ApiClient()
+    settings.retries = False  # kube_rest retries, knowing which requests are safe to repeat
+    api_client = ApiClient(configuration=settings)
     api_client.user_agent = USER_AGENT  # names our requests in audit logs (and the sandbox's)
     return api_client
-
-
-def describe_api_error(exc: ApiException) -> str:
-    """The server's own message from a Status body, else the HTTP reason."""
-    import json
-
-    try:
-        status = json.loads(exc.body or "{}")
-    except ValueError:
-        status = {}
-    if not isinstance(status, dict) or "message" not in status:
-        return f"HTTP {exc.status} {exc.reason}"
-    return f"{status.get('reason', exc.reason)}: {status['message']}"
 
 
 def validate_manifests(manifests: tuple[Manifest, ...]) -> None:
@@ -192,10 +192,19 @@ class Cluster:
         try:
             self.rest.create(self._collection(manifest["kind"]), manifest)
         except ApiException as exc:
+            if exc.status == 409 and self._already_created(manifest):
+                return
             raise DeployFailed(
                 f"Kubernetes refused {manifest['kind']} {manifest['metadata']['name']}: "
                 f"{describe_api_error(exc)}"
             ) from exc
+
+    def _already_created(self, manifest: Manifest) -> bool:
+        """After 409: whether the object there is this very manifest (a retried POST that had
+        landed, or a rerun after a crash), by its content hash."""
+        wanted = _hash(manifest)
+        existing = self.rest.find(self._path(manifest["kind"], manifest["metadata"]["name"]))
+        return wanted is not None and existing is not None and _hash(existing) == wanted
 
     def _wait_until_empty(self, kind: str, *, timeout: float = 120, **selector: str) -> None:
         """Watch until nothing matches (deletion can take a while on a real cluster)."""
@@ -206,35 +215,62 @@ class Cluster:
         raise DeployFailed(f"{kind} {selector} still present after {timeout:.0f} s")
 
     def _watch_items(self, kind: str, deadline: float, **selector: str) -> Iterator[list[Object]]:
-        """The matching objects now, then again after each change, until the deadline."""
+        """The matching objects now, then again after each change, until the deadline.
+
+        A watch that breaks off resumes from the last resourceVersion seen; one whose history
+        expired (410) lists again.
+        """
         collection = self._collection(kind)
         while True:
             listing = self.rest.get(collection, **selector)
             items = {i["metadata"]["name"]: i for i in listing.get("items") or []}
             yield list(items.values())
             version = listing["metadata"]["resourceVersion"]
+            drops = 0  # consecutive broken watches without an event in between
             try:
                 while (remaining := deadline - time.monotonic()) > 0:
-                    for event in self.rest.watch(
-                        collection,
-                        timeout_seconds=max(1, math.ceil(remaining)),
-                        resourceVersion=version,
-                        **selector,
-                    ):
-                        obj = event["object"]
-                        version = obj["metadata"].get("resourceVersion", version)
-                        if event["type"] == "DELETED":
-                            items.pop(obj["metadata"]["name"], None)
-                        else:
-                            items[obj["metadata"]["name"]] = obj
-                        yield list(items.values())
-                        if time.monotonic() >= deadline:
-                            return
+                    try:
+                        for event in self.rest.watch(
+                            collection,
+                            timeout_seconds=max(1, math.ceil(remaining)),
+                            resourceVersion=version,
+                            **selector,
+                        ):
+                            drops = 0
+                            obj = event["object"]
+                            version = obj["metadata"].get("resourceVersion", version)
+                            if event["type"] == "DELETED":
+                                items.pop(obj["metadata"]["name"], None)
+                            else:
+                                items[obj["metadata"]["name"]] = obj
+                            yield list(items.values())
+                            if time.monotonic() >= deadline:
+                                return
+                    except WatchInterrupted as exc:
+                        drops += 1
+                        self._resume_after_drop(kind, version, drops, exc)
                 return
             except ApiException as exc:
                 if exc.status != 410:
                     raise
                 # the watch history expired: list again
+
+    @staticmethod
+    def _resume_after_drop(kind: str, version: str, drops: int, exc: WatchInterrupted) -> None:
+        if drops >= MAX_ATTEMPTS:
+            raise DeployFailed(
+                f"watching {kind}: the connection to the Kubernetes API broke {drops} times "
+                f"in a row ({exc})",
+                hint="check the API server and the network to it, then rerun",
+            ) from exc
+        get_logger().warning(
+            "watch connection dropped; resuming",
+            kind=kind,
+            resource_version=version,
+            error=str(exc),
+        )
+        if drops > 1:  # broke again before any event: back off
+            time.sleep(backoff(drops - 1))
 
     # --- readiness ------------------------------------------------------------
 

@@ -7,6 +7,8 @@ are sent through the same client without them.
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,10 +18,47 @@ from kubernetes.client.exceptions import ApiException
 
 from bluegreen_hooks.endpoints import refused_hint
 from bluegreen_hooks.errors import DeployFailed
+from bluegreen_hooks.logs import get_logger
 
 Object = dict[str, Any]
 
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
+
+# Transient faults: retried with exponential backoff and jitter (or the server's Retry-After),
+# at most MAX_ATTEMPTS times in all, a few seconds altogether.
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = 0.2
+MAX_RETRY_AFTER_SECONDS = 10.0
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class WatchInterrupted(Exception):
+    """A watch stream broke off mid-way (connection dropped); resume from the last version."""
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2, ...): 0.2, 0.4, 0.8 ... with jitter."""
+    return BACKOFF_SECONDS * float(2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def _retry_after(response: Any) -> float | None:
+    value = (response.headers or {}).get("Retry-After")
+    try:
+        return min(float(value), MAX_RETRY_AFTER_SECONDS) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _safe_to_retry(method: str) -> bool:
+    """Whether repeating the request cannot do anything twice.
+
+    GET and DELETE are idempotent; every PUT carries a resourceVersion, so a repeat after a
+    write that landed fails with 409 instead of writing again. A POST that met 429 or a refused
+    connection was never carried out; after a 5xx or a dropped connection it may have been,
+    and `create` recognises its own object in the 409 that the repeat then meets. PATCH (unused)
+    is not repeated.
+    """
+    return method in ("GET", "DELETE", "PUT", "POST")
 
 
 class Rest:
@@ -54,7 +93,17 @@ class Rest:
             raise
 
     def create(self, path: str, body: Object) -> Object:
-        return self.request("POST", path, body=body)
+        """POST; if a retry after an unclear failure meets 409, the object it finds may be the
+        one the first attempt created: it counts as created when it holds everything we sent."""
+        try:
+            return self.request("POST", path, body=body)
+        except ApiException as exc:
+            if exc.status != 409 or not getattr(exc, "after_unclear_attempt", False):
+                raise
+            existing = self.find(f"{path}/{body['metadata']['name']}")
+            if existing is None or not contains(existing, body):
+                raise
+            return existing
 
     def replace(self, path: str, body: Object) -> Object:
         return self.request("PUT", path, body=body)
@@ -83,7 +132,7 @@ class Rest:
         raw = response.response
         try:
             buffer = b""
-            for chunk in raw.stream(amt=None, decode_content=False):
+            for chunk in _chunks(raw):
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
@@ -108,6 +157,7 @@ class Rest:
         query: dict[str, Any],
         stream: bool = False,
     ) -> Any:
+        """One request, retried on 429, 5xx and connection errors (see `_safe_to_retry`)."""
         params = [(k, str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()]
         _, url, headers, payload, _ = self._client.param_serialize(
             method=method,
@@ -117,25 +167,111 @@ class Rest:
             body=body,
             auth_settings=["BearerToken"],
         )
-        try:
-            response = self._client.call_api(
-                method, url, header_params=headers, body=payload, _request_timeout=timeout
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise DeployFailed(
-                f"Kubernetes API at {self._client.configuration.host} not reachable: "
-                f"{_short(reason)}",
-                hint=refused_hint(exc) or "check KUBECONFIG and that the API server answers",
-            ) from exc
-        if stream and 200 <= response.status <= 299:
-            return response
-        response.read()
-        if not 200 <= response.status <= 299:
-            raise ApiException.from_response(
+        unclear = False  # an earlier attempt may have been carried out
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            last = attempt == MAX_ATTEMPTS
+            try:
+                response = self._client.call_api(
+                    method, url, header_params=headers, body=payload, _request_timeout=timeout
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                if last or not _safe_to_retry(method):
+                    raise self._unreachable(exc) from exc
+                unclear = unclear or not isinstance(exc, urllib3.exceptions.NewConnectionError)
+                self._wait_to_retry(method, path, attempt, None, _short(_reason(exc)))
+                continue
+            if stream and 200 <= response.status <= 299:
+                return response
+            response.read()
+            if 200 <= response.status <= 299:
+                return response
+            if response.status in RETRIED_STATUSES and not last and _safe_to_retry(method):
+                unclear = unclear or response.status != 429
+                self._wait_to_retry(
+                    method, path, attempt, _retry_after(response), f"HTTP {response.status}"
+                )
+                continue
+            raise self._refused(method, path, response, unclear=unclear)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _refused(method: str, path: str, response: Any, *, unclear: bool) -> Exception:
+        """The client's ApiException for an error answer (DeployFailed with a fix for 403),
+        marked with whether an earlier attempt may have been carried out."""
+        try:  # the client raises it rather than returning it
+            ApiException.from_response(
                 http_resp=response, body=response.data.decode("utf-8", "replace"), data=None
             )
-        return response
+        except ApiException as error:
+            if error.status == 403:
+                refused = DeployFailed(
+                    f"Kubernetes refused {method} {path}: {describe_api_error(error)}",
+                    hint="the identity in KUBECONFIG lacks a permission: grant what "
+                    "docs/rbac.yaml lists, in this namespace",
+                )
+                refused.__cause__ = error
+                return refused
+            error.after_unclear_attempt = unclear  # type: ignore[attr-defined]
+            return error
+        return ApiException(status=response.status, reason=response.reason)
+
+    def _wait_to_retry(
+        self, method: str, path: str, attempt: int, retry_after: float | None, why: str
+    ) -> None:
+        delay = retry_after if retry_after is not None else backoff(attempt)
+        get_logger().warning(
+            "Kubernetes request failed; retrying",
+            request=f"{method} {path}",
+            error=why,
+            attempt=attempt,
+            retry_in=round(delay, 2),
+        )
+        time.sleep(delay)
+
+    def _unreachable(self, exc: urllib3.exceptions.HTTPError) -> DeployFailed:
+        return DeployFailed(
+            f"Kubernetes API at {self._client.configuration.host} not reachable: "
+            f"{_short(_reason(exc))}",
+            hint=refused_hint(exc) or "check KUBECONFIG and that the API server answers",
+        )
+
+
+def describe_api_error(exc: ApiException) -> str:
+    """The server's own message from a Status body, else the HTTP reason."""
+    try:
+        status = json.loads(exc.body or "{}")
+    except ValueError:
+        status = {}
+    if not isinstance(status, dict) or "message" not in status:
+        return f"HTTP {exc.status} {exc.reason}"
+    return f"{status.get('reason', exc.reason)}: {status['message']}"
+
+
+def _chunks(raw: Any) -> Iterator[bytes]:
+    """A watch response's body as it arrives; a connection that drops is WatchInterrupted."""
+    try:
+        yield from raw.stream(amt=None, decode_content=False)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise WatchInterrupted(_short(_reason(exc))) from exc
+
+
+def contains(found: Any, sent: Any) -> bool:
+    """Whether `found` holds every field of `sent` with the same value (the server adds more)."""
+    if isinstance(sent, dict):
+        return isinstance(found, dict) and all(
+            key in found and contains(found[key], value) for key, value in sent.items()
+        )
+    if isinstance(sent, list):
+        return (
+            isinstance(found, list)
+            and len(found) == len(sent)
+            and all(contains(f, s) for f, s in zip(found, sent, strict=True))
+        )
+    return bool(found == sent)
+
+
+def _reason(exc: Exception) -> object:
+    return getattr(exc, "reason", None) or exc
 
 
 def _short(reason: object) -> str:

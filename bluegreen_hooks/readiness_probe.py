@@ -51,7 +51,13 @@ class ReadinessProbe:
             text=True,
         )
 
-    def result(self, timeout: float = 60) -> ClusterReadiness:
+    def result(self, timeout: float | None = None) -> ClusterReadiness:
+        """The child's answer; it may take up to one lease duration to tell whether a deploy
+        that holds the lock is still alive."""
+        if timeout is None:
+            from bluegreen_hooks.lock import lease_seconds
+
+            timeout = 60 + lease_seconds()
         try:
             out, err = self._child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:

@@ -19,7 +19,9 @@ def run(args: argparse.Namespace) -> int:
     logs.bind(deployment_id=deployment_id)
     check_templates(config, args.commit, deployment_id)  # before any AWS or Kubernetes call
     deploy_run = lifecycle.Run(config=config, deployment_id=deployment_id, commit=args.commit)
-    router = deploy_run.router()
+    router = deploy_run.router(accept="unfinished")
+    if router.switch is not None:
+        router = lifecycle.settle(deploy_run, router)
     if not args.redeploy and router.commits.get(router.active) == args.commit:
         ready = deploy_run.cluster.readiness(config.application_name, router.active)
         if ready.complete:

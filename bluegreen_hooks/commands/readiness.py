@@ -1,4 +1,8 @@
-"""`bluegreen readiness`: Ready replicas of each color, and who holds the deploy lock."""
+"""`bluegreen readiness`: Ready replicas of each color, and which live deploy holds the lock.
+
+A Lease whose holder stopped renewing it is not reported (that deploy died); telling the
+two apart can take up to one lease duration.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +33,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def readiness_report(cluster: Any, application: str) -> dict[str, Any]:
+    # The lock first: telling a dead holder from a live one can take a while, and readiness
+    # read afterwards is the fresher for it.
+    holder = cluster.lock(application).live_holder()
     report: dict[str, Any] = {}
     for color, state in cluster.readiness_by_color(application).items():
         report[color] = {"ready": state.ready, "desired": state.desired, "complete": state.complete}
-    holder = cluster.lock(application).holder()
     report["lock"] = (
-        {"holder": holder[0], "until": holder[1].isoformat(timespec="seconds")} if holder else None
+        {
+            "holder": holder.holder,
+            "until": holder.expires.isoformat(timespec="seconds"),
+        }
+        if holder
+        else None
     )
     return report

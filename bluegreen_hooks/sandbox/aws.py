@@ -1,4 +1,7 @@
-"""Emulated AWS: moto in server mode on loopback, counting the requests it serves."""
+"""Emulated AWS: moto in server mode on loopback, counting the requests it serves.
+
+`faults` injects errors and kill points in front of moto (see `sandbox/faults.py`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from bluegreen_hooks.sandbox.operations import OperationLog, aws_operation
+from bluegreen_hooks.sandbox.faults import AwsFaults, aws_action
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -25,6 +29,7 @@ class MotoServer:
         self.requests_by_action: Counter[str] = Counter()
         self.request_log: list[tuple[float, str]] = []  # (time.time() on arrival, action)
         self.operations = OperationLog("aws")  # who asked for what; kept across reset_counters
+        self.faults = AwsFaults()
 
     @property
     def request_count(self) -> int:
@@ -49,7 +54,7 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        app = self._counting(DomainDispatcherApplication(create_backend_app))
+        app = self._counting(self.faults.wrap(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -70,7 +75,7 @@ class MotoServer:
     def _counting(self, app: WsgiApp) -> WsgiApp:
         def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             arrived = time.time()
-            action = _action(environ)
+            action = environ["bluegreen.action"] = aws_action(environ)
             with self._lock:
                 self.requests_by_action[action] += 1
                 self.request_log.append((arrived, action))
@@ -80,24 +85,3 @@ class MotoServer:
             return app(environ, start_response)
 
         return counted
-
-
-def _action(environ: dict[str, Any]) -> str:
-    """The AWS action of a query-protocol request (ELB, IAM), from the query or the form body."""
-    from urllib.parse import parse_qs
-
-    query = parse_qs(str(environ.get("QUERY_STRING", "")))
-    if "Action" in query:
-        return query["Action"][0]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length and str(environ.get("CONTENT_TYPE", "")).startswith(
-        "application/x-www-form-urlencoded"
-    ):
-        body = environ["wsgi.input"].read(length)
-        import io
-
-        environ["wsgi.input"] = io.BytesIO(body)
-        form = parse_qs(body.decode("utf-8", "replace"))
-        if "Action" in form:
-            return str(form["Action"][0])
-    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.e2e.world import App, hold_lock
+from tests.e2e.world import App, live_lock
 
 V1 = "1111111aaaaaaaa"
 V2 = "2222222bbbbbbbb"
@@ -168,13 +168,13 @@ def test_readiness_reports_each_color_and_the_lock(app: App) -> None:
 def test_rollback_is_refused_while_a_deploy_holds_the_lock(app: App) -> None:
     deploy(app, V1)
     deploy(app, V2)
-    hold_lock(app, "d-RUNNING")
     before = app.snapshot()
 
-    result = app.bluegreen("rollback")
+    with live_lock(app, "d-RUNNING@ci-7"):
+        result = app.bluegreen("rollback")
 
     assert result.returncode == 3, result.stderr
-    assert "deploy d-RUNNING is running" in result.stderr
+    assert "deploy d-RUNNING on host ci-7 is running" in result.stderr
     assert app.snapshot() == before
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.world import App, hold_lock
+from tests.e2e.world import App, live_lock
 
 V1 = "1111111aaaaaaaa"
 
@@ -78,11 +78,11 @@ def test_missing_namespace_is_refused_before_anything_changes(app: App) -> None:
 
 
 def test_a_held_lock_exits_3(app: App) -> None:
-    hold_lock(app, "d-OTHER")
     before = app.listeners()
-    result = app.bluegreen("deploy", "--commit", V1)
+    with live_lock(app, "d-OTHER@ci-3"):
+        result = app.bluegreen("deploy", "--commit", V1)
     assert result.returncode == 3, result.stderr
-    assert "deploy d-OTHER holds the lock" in result.stderr
+    assert "deploy d-OTHER on host ci-3 holds the lock" in result.stderr
     assert app.listeners() == before
 
 

@@ -8,7 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -186,16 +190,56 @@ def make_app(sandbox: Sandbox, tmp_path: Path) -> App:
     return app
 
 
-def hold_lock(app: App, holder: str) -> None:
-    """Take the application's deploy lock as another, still running deploy would."""
+def lease_body(app: App, holder: str, seconds: int) -> dict[str, Any]:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {
+        "metadata": {"name": f"{app.name}-bluegreen-lock"},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": seconds, "renewTime": now},
+    }
+
+
+@contextmanager
+def live_lock(app: App, holder: str, *, seconds: int = 3) -> Iterator[None]:
+    """Hold the application's deploy lock as a running deploy does: renewed until the block ends."""
+    api = kube_api("CoordinationV1Api")
+    name = f"{app.name}-bluegreen-lock"
+    api.create_namespaced_lease("default", lease_body(app, holder, seconds))
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(seconds / 4):
+            try:
+                api.patch_namespaced_lease(name, "default", lease_body(app, holder, seconds))
+            except client.ApiException as exc:
+                if exc.status == 404:  # removed (`unlock --force`): a real holder stops too
+                    return
+                raise
+
+    heartbeat = threading.Thread(target=renew, daemon=True)
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        heartbeat.join()
+        if lease(app) is not None:
+            api.delete_namespaced_lease(name, "default")
+
+
+def dead_lock(app: App, holder: str, *, seconds: int = 3) -> None:
+    """The deploy lock as a deploy that died just now leaves it: never renewed again."""
     kube_api("CoordinationV1Api").create_namespaced_lease(
-        "default",
-        {
-            "metadata": {"name": f"{app.name}-bluegreen-lock"},
-            "spec": {
-                "holderIdentity": holder,
-                "leaseDurationSeconds": 600,
-                "renewTime": "2999-01-01T00:00:00.000000Z",
-            },
-        },
+        "default", lease_body(app, holder, seconds)
     )
+
+
+def lease(app: App) -> Any:
+    """The application's deploy lock as the cluster has it (None when there is none)."""
+    try:
+        return kube_api("CoordinationV1Api").read_namespaced_lease(
+            f"{app.name}-bluegreen-lock", "default"
+        )
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise

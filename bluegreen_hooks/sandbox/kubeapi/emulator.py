@@ -8,6 +8,7 @@ import threading
 from types import TracebackType
 
 from ..operations import OperationLog
+from ..faults import KubeFaults
 from .controller import Controller, ReadyEvent
 from .kubeconfig import write_kubeconfig
 from .objects import initial_objects, prepare_create
@@ -41,6 +42,7 @@ class KubeEmulator:
         self._store = Store(history_size)
         self._controller = Controller(self._store, ready_delay, broken_marker)
         self._stats = RequestStats()
+        self.faults = KubeFaults()  # errors, refusals, cut watches and kill points for tests
         self._api = ResourceApi(self._store)
         self._server: ApiHttpServer | None = None
         self._server_thread: threading.Thread | None = None
@@ -58,7 +60,7 @@ class KubeEmulator:
                 raise RuntimeError("a stopped KubeEmulator cannot be restarted")
             if self._server is not None:
                 return self
-            self._server = ApiHttpServer(self._address, self._api, self._stats)
+            self._server = ApiHttpServer(self._address, self._api, self._stats, self.faults)
             self._server_thread = threading.Thread(
                 target=self._server.serve,
                 name="kubeapi-server",

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from ..operations import OperationLog, kube_operation
+from ..faults import KubeFaults
 from . import discovery
 from .errors import ApiError, bad_request, method_not_allowed, path_not_found
 from .objects import Kind, find_kind
@@ -86,9 +87,16 @@ class ApiHttpServer(HTTPServer):
     Run it with `serve()` (not `serve_forever`), stop it with `stop_serving()`.
     """
 
-    def __init__(self, address: tuple[str, int], api: ResourceApi, stats: RequestStats) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        api: ResourceApi,
+        stats: RequestStats,
+        faults: KubeFaults | None = None,
+    ) -> None:
         self.api = api
         self.stats = stats
+        self.faults = faults or KubeFaults()
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._connections_lock = threading.Lock()
         self._stopping = False
@@ -217,8 +225,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, method: str, path: str, query: dict[str, str], watching: bool) -> None:
         payload: Obj | str
+        faults = self.server.faults
         try:
             body = self._read_body()
+            fault = faults.intercept(method, self.path, watching=watching)
+            if fault is not None:
+                self._send(fault.status, fault.body, headers=fault.headers)
+                return
             if watching:
                 self._watch(path, query)
                 return
@@ -228,6 +241,10 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:
             log.exception("kube emulator failed on %s %s", method, self.path)
             code, payload = 500, ApiError(500, "InternalError", f"internal error: {exc}").status()
+        faults.handled(method, self.path, watching=False)
+        if faults.dropped(method, self.path):
+            self._cut()
+            return
         self._send(code, payload, head_only=method == "HEAD")
 
     def _read_body(self) -> Any:
@@ -251,7 +268,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:  # the client may omit Content-Type; JSON is all we accept
             raise bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
 
-    def _send(self, code: int, payload: Obj | str, head_only: bool = False) -> None:
+    def _send(
+        self,
+        code: int,
+        payload: Obj | str,
+        head_only: bool = False,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         if isinstance(payload, str):
             data, content_type = payload.encode(), "text/plain; charset=utf-8"
         else:
@@ -259,6 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
         if not head_only:
             self.wfile.write(data)
@@ -322,18 +347,29 @@ class _Handler(BaseHTTPRequestHandler):
         if target.name is not None:
             raise bad_request("watch a single object with a metadata.name field selector")
         events = self.server.api.watch(target.kind, target.namespace, query, self._client_gone)
+        self.server.faults.handled("GET", self.path, watching=True)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        cut_now = self.server.faults.watch_cutter()
         try:
             for event in events:
                 self._write_chunk(json.dumps(event).encode() + b"\n")
+                if cut_now():
+                    self._cut()
+                    return
             self._write_chunk(b"")  # the terminating zero-length chunk: a clean end of stream
         except OSError:  # the client went away
             self.close_connection = True
         if self.server.api.store.closed:
             self.close_connection = True
+
+    def _cut(self) -> None:
+        """Drop the connection mid-stream (an injected fault): no terminating chunk."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
