@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -149,7 +150,7 @@ def read_router(
     tags = _tags(client, config.elb_name)
     ports = _ports(config.elb_name, tags)
     record = switch_record.read(config.elb_name, tags)
-    found = _listeners_found(description)
+    found = listeners_found(description)
     public = _public_ports(config, found, record)
     listeners = tuple(
         record.listeners.get(port) or found[port].spec
@@ -211,7 +212,8 @@ def _ports(elb_name: str, tags: dict[str, str]) -> Ports:
     return Ports(blue=numbers["blue"], green=numbers["green"])
 
 
-def _listeners_found(description: dict[str, Any]) -> dict[int, Listener]:
+def listeners_found(description: dict[str, Any]) -> dict[int, Listener]:
+    """A load balancer's listeners, by port, from its description."""
     found = {}
     for d in description.get("ListenerDescriptions", []):
         listener = d["Listener"]
@@ -344,6 +346,35 @@ def point_at(
     return moved
 
 
+def repoint(
+    client: ElasticLoadBalancingClient, elb_name: str, listeners: Iterable[Listener], port: int
+) -> list[int]:
+    """Point listeners no switch record covers (the preview load balancer's) at `port`.
+
+    One at a time, deleted and re-created at once as they were; a signal stops only between
+    two listeners, and a listener that cannot be moved sends those already moved back.
+    """
+    moved: list[Listener] = []
+    with signals.deferred():
+        for listener in listeners:
+            if listener.instance_port == port:
+                continue
+            signals.stop_here(lambda: f"{len(moved)} listeners of {elb_name} moved to {port}")
+            try:
+                _move(client, elb_name, listener, listener.spec, port)
+            except Exception as exc:
+                for back in [listener, *moved]:
+                    _move(
+                        client, elb_name, Listener(back.spec, port), back.spec, back.instance_port
+                    )
+                raise DeployFailed(
+                    f"could not point listener {listener.port} of {elb_name} at port {port}: {exc}",
+                    hint="every listener is back where it was; retry",
+                ) from exc
+            moved.append(listener)
+    return [listener.port for listener in moved]
+
+
 def _write_record(
     client: ElasticLoadBalancingClient, router: Router, switch: Switch
 ) -> dict[str, str]:
@@ -466,7 +497,7 @@ def _put_back(
     return clean
 
 
-def _health_check(check: HealthCheck, port: int) -> dict[str, Any]:
+def health_check_settings(check: HealthCheck, port: int) -> dict[str, Any]:
     return {
         "Target": check.target(port),
         "Interval": check.interval,
@@ -484,7 +515,7 @@ def configure_health_check(
     client: ElasticLoadBalancingClient, router: Router, check: HealthCheck, port: int
 ) -> bool:
     """Aim the health check at `port` with the configured settings; returns whether it changed."""
-    wanted = _health_check(check, port)
+    wanted = health_check_settings(check, port)
     if _health_check_is(router.health_check, wanted):
         return False
     client.configure_health_check(

@@ -57,17 +57,7 @@ def read_preview(client: ElasticLoadBalancingClient, config: Config, name: str) 
             hint="create the preview load balancer, or fix preview-elb-name",
         ) from None
     description = found["LoadBalancerDescriptions"][0]
-    listeners = tuple(
-        elb.Listener(
-            protocol=d["Listener"]["Protocol"],
-            port=d["Listener"]["LoadBalancerPort"],
-            instance_protocol=d["Listener"].get("InstanceProtocol", d["Listener"]["Protocol"]),
-            instance_port=d["Listener"]["InstancePort"],
-            certificate=d["Listener"].get("SSLCertificateId") or None,
-            policies=tuple(d.get("PolicyNames", [])),
-        )
-        for d in description.get("ListenerDescriptions", [])
-    )
+    listeners = tuple(elb.listeners_found(dict(description)).values())
     if not listeners:
         raise InconsistentState(
             f"preview load balancer {name} has no listeners",
@@ -85,17 +75,8 @@ def point_preview(
     client: ElasticLoadBalancingClient, config: Config, preview: PreviewState, port: int
 ) -> list[int]:
     """Every listener of the preview load balancer, then its health check, to `port`."""
-    moved = elb.switch_listeners(client, preview.elb_name, preview.listeners, port)
-    check = config.health_check
-    if preview.health_target != check.target(port):
-        client.configure_health_check(
-            LoadBalancerName=preview.elb_name,
-            HealthCheck={
-                "Target": check.target(port),
-                "Interval": check.interval,
-                "Timeout": check.timeout,
-                "UnhealthyThreshold": check.unhealthy_threshold,
-                "HealthyThreshold": check.healthy_threshold,
-            },
-        )
+    moved = elb.repoint(client, preview.elb_name, preview.listeners, port)
+    settings = elb.health_check_settings(config.health_check, port)
+    if preview.health_target != settings["Target"]:
+        client.configure_health_check(LoadBalancerName=preview.elb_name, HealthCheck=settings)  # type: ignore[arg-type]
     return moved

@@ -7,8 +7,8 @@ import os
 import threading
 from types import TracebackType
 
-from ..operations import OperationLog
 from ..faults import KubeFaults
+from ..operations import OperationLog
 from .controller import Controller, ReadyEvent
 from .kubeconfig import write_kubeconfig
 from .objects import initial_objects, prepare_create

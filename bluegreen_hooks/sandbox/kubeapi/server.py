@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from ..operations import OperationLog, kube_operation
 from ..faults import KubeFaults
+from ..operations import OperationLog, kube_operation
 from . import discovery
 from .errors import ApiError, bad_request, method_not_allowed, path_not_found
 from .objects import Kind, find_kind
