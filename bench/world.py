@@ -110,6 +110,7 @@ class World:
             (templates / target).write_text(text, encoding="utf-8")
         config = json.loads((folder / ".oopsrc").read_text(encoding="utf-8"))
         config.update({"elb-name": name, "application-name": name, "ready-timeout": ready_timeout})
+        config.pop("preview-elb-name", None)  # no preview ELB: `status` reads only the main one
         (folder / ".oopsrc").write_text(json.dumps(config, indent=2), encoding="utf-8")
         blue = next(self._ports)
         create_load_balancer(name, blue=blue, green=blue + 1, certificate=self.certificate)

@@ -7,17 +7,22 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
-from bluegreen_hooks import __version__, errors, logs
+from bluegreen_hooks import __version__, errors, logs, signals
+from bluegreen_hooks.identity import named_to_aws
 
 HOOK_EVENTS = ("BeforeInstall", "ApplicationStart", "ValidateService")
+SWITCHING = ("deploy", "hook", "rollback", "repair", "preview")  # stop only at a switch's safe points
+# Commands that set the scene on the emulators: their AWS requests are not the product's.
+_SCENE_SETTERS = ("sandbox", "demo")
 
 _EXIT_CODES = """exit codes:
   0    done
   1    deploy or validation failed (traffic stays on a healthy color)
   2    usage or config error (nothing touched)
   3    another deploy holds the lock
-  4    inconsistent load-balancer state (see the message for the fix)
-  130  interrupted
+  4    inconsistent load-balancer state, e.g. a switch that did not finish (see the fix)
+  130  interrupted (SIGINT); a switch first finishes the listener it is moving
+  143  terminated (SIGTERM); likewise
 """
 
 
@@ -72,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
             "  bluegreen status\n"
             "  bluegreen deploy --commit $(git rev-parse HEAD)\n"
             "  bluegreen rollback\n"
-            "  bluegreen demo\n\n" + _EXIT_CODES
+            "  bluegreen demo\n\n"
+            "`oops` keeps the seed's habits: oops rollback (= rollback), oops status and\n"
+            "oops rollback --current (= status --output oops), oops deploy C (= redeploy C),\n"
+            "oops list (= releases), oops preview / oops off (= preview).\n\n" + _EXIT_CODES
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -83,10 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "status",
         "show which color is live, its port and commit (reads the ELB only)",
-        "  bluegreen status\n  bluegreen status --output json | jq .active.commit",
+        "  bluegreen status\n  bluegreen status --output json | jq .active.commit\n"
+        "  bluegreen status --output oops   # the seed's shape: active and off (oops status)",
         parents=[common],
     )
-    _add_output(status)
+    status.add_argument(
+        "--output",
+        choices=("text", "json", "oops"),
+        default="text",
+        help="text (default), JSON with active and idle, or the seed's oops JSON (active, off)",
+    )
 
     deploy = _command(
         sub,
@@ -121,12 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     repair = _command(
         sub,
         "repair",
-        "point every listener and the health check at one color (fixes exit 4 states);"
-        " does not check readiness",
-        "  bluegreen repair --color blue",
+        "finish or undo an interrupted switch, re-create missing listeners as recorded, and point"
+        " every listener and the health check at one color (fixes exit 4 states)",
+        "  bluegreen repair                # the color whose replicas are all Ready\n"
+        "  bluegreen repair --color blue   # this color, without checking readiness",
         parents=[common],
     )
-    repair.add_argument("--color", required=True, choices=("blue", "green"))
+    repair.add_argument(
+        "--color",
+        choices=("blue", "green"),
+        help="the color to point at (default: the fully Ready one, preferring the color an"
+        " interrupted switch was moving to; refused when that cannot be told)",
+    )
 
     readiness = _command(
         sub,
@@ -181,13 +201,75 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = _command(
         sub,
         "sandbox",
-        "run emulated AWS (moto) and Kubernetes on loopback until interrupted",
-        "  bluegreen sandbox --env-file sandbox.env &\n  . sandbox.env && bluegreen status",
+        "run emulated AWS (moto) and Kubernetes on loopback, set up for an application's"
+        " config, until SIGINT or SIGTERM",
+        "  bluegreen sandbox --app examples/triggers-service &\n"
+        "  . sandbox.env && bluegreen status",
         parents=[common],
+    )
+    sandbox.add_argument(
+        "--app",
+        metavar="DIR",
+        help="create what DIR's config names: load balancers, bucket, CodeDeploy"
+        " application and group, namespace (default: the config found as usual, if any)",
     )
     sandbox.add_argument("--env-file", default="sandbox.env", help="where to write the env file")
     sandbox.add_argument(
         "--ready-delay", type=float, default=1.0, help="seconds until a new pod is Ready"
+    )
+
+    bundle = _command(
+        sub,
+        "bundle",
+        "build the CodeDeploy revision of a commit as <app>/<app>-<commit>.zip;"
+        " --upload publishes it to s3-bucket",
+        "  bluegreen bundle --commit $(git rev-parse HEAD) --upload\n"
+        "  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) bluegreen bundle --commit 0a1b2c3d",
+        parents=[common],
+    )
+    bundle.add_argument("--commit", required=True, help="the release's git SHA")
+    bundle.add_argument("--out", default="dist", metavar="DIR", help="where to write the zip")
+    bundle.add_argument(
+        "--upload", action="store_true", help="put it in s3-bucket (skipped if already there)"
+    )
+
+    releases = _command(
+        sub,
+        "releases",
+        "list the published releases, newest first, marking the active and idle ones (oops list)",
+        "  bluegreen releases\n  bluegreen releases --output json",
+        parents=[common],
+    )
+    _add_output(releases)
+
+    redeploy = _command(
+        sub,
+        "redeploy",
+        "deploy a published release through CodeDeploy and follow it (oops deploy)",
+        "  bluegreen redeploy 0a1b2c3            # a full SHA or a unique prefix\n"
+        "  bluegreen redeploy 0a1b2c3 --no-wait  # print the deployment id and return",
+        parents=[common],
+    )
+    redeploy.description = (
+        "Deploy a published release (<app>/<app>-<commit>.zip in s3-bucket) through CodeDeploy\n"
+        "to application-name / deployment-group, print the deployment id, and follow it.\n"
+        "Exit 0 only when the deployment Succeeded; 1 when it Failed or was Stopped (naming\n"
+        "the failing lifecycle event and the end of its script output); 2 when the commit is\n"
+        "unknown or ambiguous (listing the nearest releases); 3 while the group has another\n"
+        "deployment active. With --no-wait, 0 once created."
+    )
+    redeploy.add_argument("commit", help="SHA of a published release, or a unique prefix of one")
+    redeploy.add_argument(
+        "--no-wait", action="store_true", help="return once the deployment is created"
+    )
+
+    _command(
+        sub,
+        "preview",
+        "point the preview load balancer (preview-elb-name) at the idle color"
+        " (oops preview, oops off)",
+        "  bluegreen preview",
+        parents=[common],
     )
 
     _command(
@@ -209,17 +291,31 @@ def _runner(name: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_format)
+    if args.command in SWITCHING:
+        signals.install()
     try:
-        return _runner(args.command)(args)
+        if args.command in _SCENE_SETTERS:
+            return _runner(args.command)(args)
+        with named_to_aws():
+            return _runner(args.command)(args)
     except errors.BluegreenError as exc:
+        return logs.report_failure(exc.message, exc.hint, exc.exit_code)
+    except errors.Interrupted as exc:
         return logs.report_failure(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
         return logs.report_failure("interrupted", None, errors.INTERRUPTED)
     except Exception as exc:
+        from bluegreen_hooks.env_errors import aws_usage_error
+
+        usage = aws_usage_error(exc)
+        if usage is not None:
+            return logs.report_failure(usage.message, usage.hint, usage.exit_code)
         message = _remote_error(exc)
         if message is None:
             raise
-        return logs.report_failure(message, None, errors.FAILED)
+        from bluegreen_hooks.endpoints import refused_hint
+
+        return logs.report_failure(message, refused_hint(exc), errors.FAILED)
 
 
 def _remote_error(exc: Exception) -> str | None:

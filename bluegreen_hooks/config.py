@@ -4,20 +4,62 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bluegreen_hooks import names
 from bluegreen_hooks.errors import ConfigError
 
 CONFIG_NAME = ".oopsrc"
 CONFIG_ENV = "BLUEGREEN_CONFIG"
 DEFAULT_TEMPLATES = ".kubernetes/deploy"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+MAX_CONFIG_BYTES = 64 * 1024  # a .oopsrc is a few hundred bytes; anything huge is a mistake
+MAX_READY_TIMEOUT = 3600  # CodeDeploy stops a hook after an hour at most
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ELB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+_REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")  # botocore's own rule
+_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The variables every template gets (plan.template_variables); template-env may not shadow them.
+BUILTIN_TEMPLATE_VARIABLES = frozenset(
+    [
+        "BLUE_PORT",
+        "GREEN_PORT",
+        "OLD_PORT",
+        "NEW_PORT",
+        "OLD_COLOR",
+        "NEW_COLOR",
+        "COLOR",
+        "PORT",
+        "COMMIT",
+        "SHORT_COMMIT",
+        "APPLICATION_NAME",
+        "NAMESPACE",
+        "DEPLOYMENT_ID",
+    ]
+)
+SAMPLE_CONFIG = """{
+  "elb-name": "my-app-elb",
+  "application-name": "my-app",
+  "deployment-group": "master",
+  "s3-bucket": "my-deploy-bucket",
+  "region": "us-west-2"
+}"""
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxset = _SHORT.maxtuple = 4
+_SHORT.maxlevel = 2
+
+
+def short_repr(value: object) -> str:
+    """A value as a message may quote it: bounded in length and depth, whatever it is."""
+    return _SHORT.repr(value)
 
 
 @dataclass(frozen=True)
@@ -48,6 +90,23 @@ class Config:
     template_env: tuple[str, ...] = ()
     preview_elb_name: str | None = None
 
+    def require(self, key: str, *, needed_by: str | None = None) -> str:
+        """The value of an optional key a command cannot do without; exit 2 when it is unset.
+
+        `key` is the config's own spelling: "s3-bucket", "deployment-group", "preview-elb-name".
+        """
+        if key not in _OPTIONAL_STRING_KEYS:
+            raise ValueError(f"{key!r} is not an optional string key of the config")
+        value: str | None = getattr(self, key.replace("-", "_"))
+        if value is None:
+            who = needed_by or "this command"
+            raise ConfigError(
+                f"{self.path}: {who} needs '{key}' ({_OPTIONAL_STRING_KEYS[key]}),"
+                " which is not set",
+                hint=f'add "{key}": "..." to {self.path}',
+            )
+        return value
+
 
 _KNOWN_KEYS = (
     "elb-name",
@@ -64,6 +123,19 @@ _KNOWN_KEYS = (
     "preview-elb-name",
 )
 _HEALTH_KEYS = ("path", "interval", "timeout", "unhealthy-threshold", "healthy-threshold")
+# The ranges the Classic ELB accepts in ConfigureHealthCheck.
+_HEALTH_RANGES = {
+    "interval": (5, 300),
+    "timeout": (2, 60),
+    "unhealthy-threshold": (2, 10),
+    "healthy-threshold": (2, 10),
+}
+_OPTIONAL_STRING_KEYS = {
+    "s3-bucket": "the S3 bucket that holds release bundles",
+    "deployment-group": "the CodeDeploy deployment group to deploy to",
+    "preview-elb-name": "the load balancer that previews the idle color",
+    "region": "the AWS region of the load balancer",
+}
 
 
 def find_config(explicit: str | None = None, *, bundle_root: Path | None = None) -> Path:
@@ -71,9 +143,10 @@ def find_config(explicit: str | None = None, *, bundle_root: Path | None = None)
     for chosen, origin in ((explicit, "--config"), (os.environ.get(CONFIG_ENV), CONFIG_ENV)):
         if chosen:
             path = Path(chosen)
-            if not path.is_file():
+            if not _is_file(path):
                 raise ConfigError(
-                    f"{origin} names {path}, which is not a file",
+                    f"{origin} names {chosen if len(chosen) < 1000 else chosen[:997] + '...'},"
+                    " which is not a file",
                     hint=f"point {origin} at your application's {CONFIG_NAME}",
                 )
             return path
@@ -84,25 +157,58 @@ def find_config(explicit: str | None = None, *, bundle_root: Path | None = None)
             return candidate
     searched = ", ".join(str(p / CONFIG_NAME) for p in places)
     raise ConfigError(
-        f"no config file found (looked for {searched})",
-        hint=f"create {CONFIG_NAME} (see examples/) or pass --config / set {CONFIG_ENV}",
+        f"no config file found (looked for --config, ${CONFIG_ENV}, {searched})",
+        hint=(
+            f"create {CONFIG_NAME} beside your templates (or pass --config / set {CONFIG_ENV});"
+            " it needs 'elb-name' and 'application-name', e.g.\n" + SAMPLE_CONFIG
+        ),
     )
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the system, an embedded NUL
+        return False
 
 
 def load_config(path: Path) -> Config:
     """Read and validate one config file."""
+    return parse_config(_parse_document(path, _read_text(path)), path)
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    return parse_config(_parse_document(path, text), path)
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: is larger than {MAX_CONFIG_BYTES // 1024} KiB; is it the right file?",
+            hint=f"a {CONFIG_NAME} is a small JSON object such as\n{SAMPLE_CONFIG}",
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})",
+            hint=f"a {CONFIG_NAME} is a small JSON object such as\n{SAMPLE_CONFIG}",
+        ) from None
 
 
 def _parse_document(path: Path, text: str) -> Mapping[str, Any]:
+    if not text.strip():
+        raise ConfigError(
+            f"{path}: is empty", hint=f"a {CONFIG_NAME} needs at least\n{SAMPLE_CONFIG}"
+        )
     try:
-        data = json.loads(text)  # the seed's format, and much cheaper to load than PyYAML
-    except json.JSONDecodeError:
-        data = _parse_yaml(path, text)
+        # the seed's format, and much cheaper to load than PyYAML
+        data = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_no_repeats(path))
+    except RecursionError:
+        raise _too_deep(path) from None
+    except ValueError as json_error:  # JSONDecodeError, or an integer of thousands of digits
+        data = _parse_yaml(path, text, json_error)
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"{path}: expected a mapping of keys to values, found {type(data).__name__}",
@@ -111,19 +217,66 @@ def _parse_document(path: Path, text: str) -> Mapping[str, Any]:
     return data
 
 
-def _parse_yaml(path: Path, text: str) -> object:
+def _no_repeats(path: Path) -> Any:
+    """A JSON object hook that refuses a key written twice (the last one would silently win)."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in data:
+                raise ConfigError(
+                    f"{path}: key '{short_repr(key)[1:-1]}' is written twice",
+                    hint="keep one of them; the last one would silently win",
+                )
+            data[key] = value
+        return data
+
+    return build
+
+
+def _too_deep(path: Path) -> ConfigError:
+    return ConfigError(
+        f"{path}: is nested too deeply to be a config",
+        hint=f"a {CONFIG_NAME} is a flat JSON object such as\n{SAMPLE_CONFIG}",
+    )
+
+
+def _parse_yaml(path: Path, text: str, json_error: ValueError) -> object:
     import yaml
 
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except RecursionError:
+        raise _too_deep(path) from None
+    except (yaml.YAMLError, ValueError) as yaml_error:
         data = _seed_style_members(text)
-        if data is None:
-            raise ConfigError(
-                f"{path}: not valid JSON or YAML: {exc}",
-                hint='write a JSON object such as {"elb-name": "...", "application-name": "..."}',
-            ) from exc
-        return data
+        if data is not None:
+            return data
+        looks_like_json = text.lstrip().startswith(("{", "["))
+        problem = _json_problem(json_error) if looks_like_json else _yaml_problem(yaml_error)
+        raise ConfigError(
+            f"{path}{problem}",
+            hint="fix the syntax at that line and column (a missing ',' or quote, often"
+            ' just before it); a .oopsrc is a JSON object: {"elb-name": "...", ...}',
+        ) from None
+
+
+def _json_problem(error: ValueError) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f": invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+    return f": invalid JSON: {short_repr(str(error))[1:-1]}"
+
+
+def _yaml_problem(error: Exception) -> str:
+    """The parser's problem and where; never the snippet of the file it would quote."""
+    import yaml
+
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        problem = error.problem or error.context or "cannot parse"
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        return f": invalid YAML at {where}: {short_repr(problem)[1:-1]}"
+    return f": invalid YAML: {short_repr(str(error))[1:-1]}"
 
 
 def _seed_style_members(text: str) -> Mapping[str, Any] | None:
@@ -132,7 +285,7 @@ def _seed_style_members(text: str) -> Mapping[str, Any] | None:
         return None
     try:
         data = json.loads("{" + text.strip().rstrip(",") + "}")
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -140,40 +293,42 @@ def _seed_style_members(text: str) -> Mapping[str, Any] | None:
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """Validate a parsed mapping; relative template folders resolve against the file's folder."""
     _reject_unknown(data, _KNOWN_KEYS, path, prefix="")
-    templates = Path(_string(data, "templates", path, default=DEFAULT_TEMPLATES))
+    templates = Path(_templates(data, path))
     return Config(
         path=path,
-        elb_name=_required_string(data, "elb-name", path),
+        elb_name=_elb_name(data, "elb-name", path, required=True) or "",
         application_name=_dns_label(data, "application-name", path, required=True) or "",
-        deployment_group=_optional_string(data, "deployment-group", path),
-        s3_bucket=_optional_string(data, "s3-bucket", path),
-        region=_optional_string(data, "region", path),
+        deployment_group=_deployment_group(data, path),
+        s3_bucket=_matching(data, "s3-bucket", path, _BUCKET, "an S3 bucket name"),
+        region=_matching(data, "region", path, _REGION, "an AWS region such as us-west-2"),
         namespace=_dns_label(data, "namespace", path, required=False) or "default",
         templates=templates if templates.is_absolute() else path.parent / templates,
         listeners=_listeners(data, path),
         health_check=_health_check(data, path),
-        ready_timeout=_positive_number(data, "ready-timeout", path, default=200),
+        ready_timeout=_ready_timeout(data, path),
         template_env=_template_env(data, path),
-        preview_elb_name=_optional_string(data, "preview-elb-name", path),
+        preview_elb_name=_elb_name(data, "preview-elb-name", path, required=False),
     )
 
 
 def _fail(path: Path, key: str, expected: str, got: object) -> ConfigError:
-    return ConfigError(f"{path}: key '{key}': expected {expected}, got {got!r}")
+    return ConfigError(f"{path}: key '{key}': expected {expected}, got {short_repr(got)}")
+
+
+def _normalised(key: str) -> str:
+    return key.strip().lower().replace("_", "-").replace(" ", "-")
 
 
 def _reject_unknown(
-    data: Mapping[str, Any], known: tuple[str, ...], path: Path, prefix: str
+    data: Mapping[Any, Any], known: tuple[str, ...], path: Path, prefix: str
 ) -> None:
     for key in data:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = (
-                f"did you mean '{prefix}{close[0]}'?"
-                if close
-                else f"known keys: {', '.join(known)}"
-            )
-            raise ConfigError(f"{path}: unknown key '{prefix}{key}'", hint=hint)
+        if key in known:
+            continue
+        spelled = short_repr(key)[1:-1] if isinstance(key, str) else short_repr(key)
+        close = difflib.get_close_matches(_normalised(str(key)[:100]), known, n=1)
+        hint = f"did you mean '{prefix}{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+        raise ConfigError(f"{path}: unknown key '{prefix}{spelled}'", hint=hint)
 
 
 def _required_string(data: Mapping[str, Any], key: str, path: Path) -> str:
@@ -195,11 +350,51 @@ def _optional_string(data: Mapping[str, Any], key: str, path: Path) -> str | Non
     return _string(data, key, path, default="")
 
 
+def _matching(
+    data: Mapping[str, Any], key: str, path: Path, pattern: re.Pattern[str], expected: str
+) -> str | None:
+    value = _optional_string(data, key, path)
+    if value is not None and not pattern.match(value):
+        raise _fail(path, key, expected, value)
+    return value
+
+
+def _elb_name(data: Mapping[str, Any], key: str, path: Path, *, required: bool) -> str | None:
+    value = _required_string(data, key, path) if required else _optional_string(data, key, path)
+    if value is not None and not _ELB_NAME.match(value):
+        raise _fail(path, key, "a load balancer name (letters, digits and '-', at most 32)", value)
+    return value
+
+
+def _deployment_group(data: Mapping[str, Any], path: Path) -> str | None:
+    value = _optional_string(data, "deployment-group", path)
+    if value is not None and (len(value) > 100 or _CONTROL.search(value)):
+        raise _fail(path, "deployment-group", "a deployment group name (at most 100)", value)
+    return value
+
+
+def _templates(data: Mapping[str, Any], path: Path) -> str:
+    value = _string(data, "templates", path, default=DEFAULT_TEMPLATES)
+    if len(value) > 1024 or _CONTROL.search(value):
+        raise _fail(path, "templates", "a folder path", value)
+    return value
+
+
 def _dns_label(data: Mapping[str, Any], key: str, path: Path, *, required: bool) -> str | None:
     value = _required_string(data, key, path) if required else _optional_string(data, key, path)
-    if value is not None and not _DNS_LABEL.match(value):
-        raise _fail(path, key, "a Kubernetes name (lowercase letters, digits, '-', <= 63)", value)
+    if value is not None and (problem := names.dns_label_problem(value)):
+        raise ConfigError(
+            f"{path}: key '{key}': expected a Kubernetes name, got {short_repr(value)}, which"
+            f" {problem}",
+            hint=f"e.g. {short_repr(_suggested_label(value))}",
+        )
     return value
+
+
+def _suggested_label(value: str) -> str:
+    """A nearby valid name, for the hint: lowercase, other characters as '-', trimmed to 63."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", value.lower())[:63].strip("-")
+    return cleaned or "my-app"
 
 
 def _is_int(value: object) -> bool:
@@ -217,10 +412,20 @@ def _listeners(data: Mapping[str, Any], path: Path) -> tuple[int, ...] | None:
     raise _fail(path, "listeners", "a non-empty list of load-balancer ports, e.g. [80, 443]", value)
 
 
-def _positive_number(data: Mapping[str, Any], key: str, path: Path, *, default: float) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise _fail(path, key, "a positive number of seconds", value)
+def _ready_timeout(data: Mapping[str, Any], path: Path) -> float:
+    value = data.get("ready-timeout", 200)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= MAX_READY_TIMEOUT
+    ):
+        raise _fail(
+            path,
+            "ready-timeout",
+            f"a positive number of seconds, at most {MAX_READY_TIMEOUT}",
+            value,
+        )
     return float(value)
 
 
@@ -230,13 +435,19 @@ def _health_check(data: Mapping[str, Any], path: Path) -> HealthCheck:
         raise _fail(path, "health-check", "a mapping with path, interval, timeout, ...", value)
     _reject_unknown(value, _HEALTH_KEYS, path, prefix="health-check.")
     check_path = value.get("path", HealthCheck.path)
-    if not isinstance(check_path, str) or not check_path.startswith("/"):
-        raise _fail(path, "health-check.path", "a path starting with '/'", check_path)
+    if (
+        not isinstance(check_path, str)
+        or not check_path.startswith("/")
+        or len(check_path) > 1000
+        or re.search(r"\s", check_path)
+        or _CONTROL.search(check_path)
+    ):
+        raise _fail(path, "health-check.path", "a path starting with '/', no spaces", check_path)
     numbers: dict[str, int] = {}
-    for key in _HEALTH_KEYS[1:]:
+    for key, (low, high) in _HEALTH_RANGES.items():
         number = value.get(key, getattr(HealthCheck, key.replace("-", "_")))
-        if not _is_int(number) or number <= 0:
-            raise _fail(path, f"health-check.{key}", "a positive whole number", number)
+        if not _is_int(number) or not low <= number <= high:
+            raise _fail(path, f"health-check.{key}", f"a whole number from {low} to {high}", number)
         numbers[key.replace("-", "_")] = number
     if numbers["timeout"] >= numbers["interval"]:
         raise _fail(
@@ -248,7 +459,13 @@ def _health_check(data: Mapping[str, Any], path: Path) -> HealthCheck:
 def _template_env(data: Mapping[str, Any], path: Path) -> tuple[str, ...]:
     value = data.get("template-env", [])
     if not isinstance(value, list) or not all(
-        isinstance(n, str) and _ENV_NAME.match(n) for n in value
+        isinstance(n, str) and len(n) <= 100 and _ENV_NAME.match(n) for n in value
     ):
         raise _fail(path, "template-env", "a list of environment variable names", value)
+    shadowing = sorted(set(value) & BUILTIN_TEMPLATE_VARIABLES)
+    if shadowing:
+        raise ConfigError(
+            f"{path}: key 'template-env': {shadowing[0]} is already a template variable",
+            hint=f"remove {shadowing[0]} from 'template-env'; templates always have it",
+        )
     return tuple(value)

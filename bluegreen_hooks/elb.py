@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
+from bluegreen_hooks import signals, switch_record
 from bluegreen_hooks.colors import COLORS, Color, Ports, other
 from bluegreen_hooks.config import Config, HealthCheck
 from bluegreen_hooks.errors import ConfigError, DeployFailed, InconsistentState
 from bluegreen_hooks.logs import get_logger
+from bluegreen_hooks.switch_record import ListenerSpec, Record, Switch
 
 if TYPE_CHECKING:
     from mypy_boto3_elb import ElasticLoadBalancingClient
@@ -18,44 +20,111 @@ else:
 
 COMMIT_TAG = "{color}-commit"
 
+Accept = Literal["consistent", "unfinished", "anything"]
+"""What `read_router` lets through: a clean pair; also an unfinished switch; anything (repair)."""
+
+FINISH_HINT = (
+    "finish it: rerun the interrupted step (the same hook, `bluegreen deploy` or "
+    "`bluegreen rollback`), or run `bluegreen repair`, which re-creates missing listeners with "
+    "their certificates and policies and points every one at the color that is fully Ready"
+)
+
 
 @dataclass(frozen=True)
 class Listener:
-    protocol: str
-    port: int
-    instance_protocol: str
+    """A listener as found: its spec and the instance port it forwards to."""
+
+    spec: ListenerSpec
     instance_port: int
-    certificate: str | None
-    policies: tuple[str, ...]
+
+    @property
+    def port(self) -> int:
+        return self.spec.port
 
     def pointed_at(self, instance_port: int) -> dict[str, Any]:
         """This listener's boto3 description, forwarding to another instance port."""
         spec: dict[str, Any] = {
-            "Protocol": self.protocol,
-            "LoadBalancerPort": self.port,
-            "InstanceProtocol": self.instance_protocol,
+            "Protocol": self.spec.protocol,
+            "LoadBalancerPort": self.spec.port,
+            "InstanceProtocol": self.spec.instance_protocol,
             "InstancePort": instance_port,
         }
-        if self.certificate:
-            spec["SSLCertificateId"] = self.certificate
+        if self.spec.certificate:
+            spec["SSLCertificateId"] = self.spec.certificate
         return spec
 
 
 @dataclass(frozen=True)
 class Router:
-    """What the load balancer says: each color's port, the public listeners, who is live."""
+    """What the load balancer says: each color's port, the public listeners, who is live.
+
+    `listeners` are the public listeners as they must exist (from the switch record while a
+    switch is unfinished or for a missing listener, else as found); `found` are those that
+    exist, by port. With an unfinished switch, `active` is the color it was moving away from.
+    """
 
     elb_name: str
     ports: Ports
-    listeners: tuple[Listener, ...]
+    listeners: tuple[ListenerSpec, ...]
+    found: dict[int, Listener]
     active: Color
     commits: dict[Color, str | None]
     health_check: dict[str, Any]
+    record: Record
+    other_tags: int  # tags that are not the switch record (a Classic ELB holds 50 in all)
 
     @property
     def health_target(self) -> str | None:
         target = self.health_check.get("Target")
         return str(target) if target is not None else None
+
+    @property
+    def switch(self) -> Switch | None:
+        return self.record.switch
+
+    @property
+    def missing(self) -> list[ListenerSpec]:
+        return [spec for spec in self.listeners if spec.port not in self.found]
+
+    def color_of(self, port: int) -> Color | None:
+        """The color a public listener forwards to (None if missing or on neither port)."""
+        listener = self.found.get(port)
+        return self.ports.color_of(listener.instance_port) if listener else None
+
+    def agreed_color(self) -> Color | None:
+        """The color every public listener forwards to, if they all exist and agree."""
+        colors = {self.color_of(spec.port) for spec in self.listeners}
+        return colors.pop() if len(colors) == 1 else None
+
+    def agreed_present_color(self) -> Color | None:
+        """The color every existing public listener forwards to, if they agree."""
+        colors = {self.color_of(port) for port in self.found}
+        return colors.pop() if len(colors) == 1 else None
+
+    def state(self, moved: tuple[int, ...] = (), target: Color | None = None) -> str:
+        """Where each public listener and the health check point, e.g. for an exit-4 message;
+        `moved` listeners are described as already on `target`."""
+        parts = []
+        for spec in self.listeners:
+            if target is not None and spec.port in moved:
+                parts.append(f"{spec.port} on {target}")
+                continue
+            found = self.found.get(spec.port)
+            if found is None:
+                parts.append(f"{spec.port} missing")
+                continue
+            color = self.ports.color_of(found.instance_port)
+            where = f"on {color}" if color else f"on port {found.instance_port}"
+            lacking = _lacking(found.spec, spec)
+            parts.append(f"{spec.port} {where}" + (f" without its {lacking}" if lacking else ""))
+        return f"listeners {', '.join(parts)}; health check {self._health_state()}"
+
+    def _health_state(self) -> str:
+        target = self.health_target or ""
+        for color in COLORS:
+            if target.startswith(f"HTTP:{self.ports.of(color)}/"):
+                return f"on {color}"
+        return f"at {target or 'nothing'}"
 
     @property
     def idle(self) -> Color:
@@ -70,26 +139,37 @@ def make_client(config: Config) -> ElasticLoadBalancingClient:
 
 
 def read_router(
-    client: ElasticLoadBalancingClient, config: Config, *, repairing: Color | None = None
+    client: ElasticLoadBalancingClient, config: Config, *, accept: Accept = "consistent"
 ) -> Router:
     """Read tags and listeners; refuse any state that is not a clean blue/green pair.
 
-    `repairing` names the color a repair will point every listener at; listeners that
-    disagree or point elsewhere are then accepted, and that color counts as the idle one.
+    `accept="unfinished"` lets an unfinished switch through (for the steps that finish it);
+    `accept="anything"` any state at all (for `repair`).
     """
     description = _describe(client, config)
     tags = _tags(client, config.elb_name)
     ports = _ports(config.elb_name, tags)
-    listeners = _public_listeners(description, config)
-    active = other(repairing) if repairing else _active_color(config.elb_name, ports, listeners)
-    return Router(
+    record = switch_record.read(config.elb_name, tags)
+    found = listeners_found(description)
+    public = _public_ports(config, found, record)
+    listeners = tuple(
+        record.listeners.get(port) or found[port].spec
+        if record.switch or port not in found
+        else found[port].spec
+        for port in public
+    )
+    router = Router(
         elb_name=config.elb_name,
         ports=ports,
         listeners=listeners,
-        active=active,
+        found={port: found[port] for port in public if port in found},
+        active="blue",
         commits={c: tags.get(COMMIT_TAG.format(color=c)) for c in COLORS},
         health_check=dict(description.get("HealthCheck") or {}),
+        record=record,
+        other_tags=len(tags) - len(record.tags),
     )
+    return replace(router, active=_active_color(router, accept))
 
 
 def _describe(client: ElasticLoadBalancingClient, config: Config) -> dict[str, Any]:
@@ -132,139 +212,311 @@ def _ports(elb_name: str, tags: dict[str, str]) -> Ports:
     return Ports(blue=numbers["blue"], green=numbers["green"])
 
 
-def _public_listeners(description: dict[str, Any], config: Config) -> tuple[Listener, ...]:
-    listeners = {
-        d["Listener"]["LoadBalancerPort"]: Listener(
-            protocol=d["Listener"]["Protocol"],
-            port=d["Listener"]["LoadBalancerPort"],
-            instance_protocol=d["Listener"].get("InstanceProtocol", d["Listener"]["Protocol"]),
-            instance_port=d["Listener"]["InstancePort"],
-            certificate=d["Listener"].get("SSLCertificateId") or None,
+def listeners_found(description: dict[str, Any]) -> dict[int, Listener]:
+    """A load balancer's listeners, by port, from its description."""
+    found = {}
+    for d in description.get("ListenerDescriptions", []):
+        listener = d["Listener"]
+        spec = ListenerSpec(
+            protocol=listener["Protocol"].upper(),
+            port=listener["LoadBalancerPort"],
+            instance_protocol=listener.get("InstanceProtocol", listener["Protocol"]).upper(),
+            certificate=listener.get("SSLCertificateId") or None,
             policies=tuple(d.get("PolicyNames", [])),
         )
-        for d in description.get("ListenerDescriptions", [])
-    }
-    if not listeners:
+        found[spec.port] = Listener(spec=spec, instance_port=listener["InstancePort"])
+    return found
+
+
+def _public_ports(config: Config, found: dict[int, Listener], record: Record) -> tuple[int, ...]:
+    """The configured ports, else every listener found or recorded."""
+    known = set(found) | set(record.listeners)
+    if not known:
         raise InconsistentState(
             f"load balancer {config.elb_name} has no listeners",
             hint="create the public listeners (e.g. HTTP 80, HTTPS 443) pointing at the blue port",
         )
-    wanted = config.listeners or tuple(sorted(listeners))
-    missing = [p for p in wanted if p not in listeners]
-    if missing:
+    wanted = config.listeners or tuple(sorted(known))
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
         raise ConfigError(
-            f"{config.path}: key 'listeners': port {missing[0]} is not a listener of "
-            f"{config.elb_name} (it has {', '.join(map(str, sorted(listeners)))})",
+            f"{config.path}: key 'listeners': port {unknown[0]} is not a listener of "
+            f"{config.elb_name} (it has {', '.join(map(str, sorted(found)))})",
             hint="list only ports the load balancer listens on, or drop 'listeners'",
         )
-    return tuple(listeners[p] for p in wanted)
+    return tuple(wanted)
 
 
-def _active_color(elb_name: str, ports: Ports, listeners: tuple[Listener, ...]) -> Color:
-    colors: dict[int, Color] = {}
-    for listener in listeners:
-        color = ports.color_of(listener.instance_port)
-        if color is None:
+def _active_color(router: Router, accept: Accept) -> Color:
+    """The live color; raises InconsistentState for any state `accept` does not let through."""
+    elb_name = router.elb_name
+    switch = router.switch
+    if accept == "anything":
+        return other(switch.target) if switch else router.agreed_color() or "blue"
+    for listener in router.found.values():
+        if router.ports.color_of(listener.instance_port) is None:
             raise InconsistentState(
                 f"load balancer {elb_name}: listener {listener.port} forwards to port "
-                f"{listener.instance_port}, which is neither blue ({ports.blue}) "
-                f"nor green ({ports.green})",
+                f"{listener.instance_port}, which is neither blue ({router.ports.blue}) "
+                f"nor green ({router.ports.green})",
                 hint="point the listener at one color's port with `bluegreen repair --color C`",
             )
-        colors[listener.port] = color
-    if len(set(colors.values())) > 1:
-        where = ", ".join(f"{port} -> {color}" for port, color in colors.items())
-        raise InconsistentState(
-            f"load balancer {elb_name}: listeners disagree ({where})",
-            hint="point every listener at one color with `bluegreen repair --color C`",
-        )
-    return next(iter(colors.values()))
-
-
-def switch_listeners(
-    client: ElasticLoadBalancingClient, elb_name: str, listeners: Iterable[Listener], port: int
-) -> list[int]:
-    """Point each listener at `port`, one at a time: delete, then re-create at once, as it was.
-
-    If one cannot be re-created, every listener already moved goes back to where it was, so
-    the load balancer never stays split between two colors.
-    """
-    log = get_logger()
-    moved: list[Listener] = []
-    for listener in listeners:
-        if listener.instance_port == port:
-            continue
-        try:
-            _repoint(client, elb_name, listener, port)
-        except Exception as exc:
-            restored = _put_back(client, elb_name, [listener, *moved])
-            raise DeployFailed(
-                f"could not point listener {listener.port} at port {port}: {exc}",
-                hint="every listener is back where it was; retry"
-                if restored
-                else "some listeners could not be put back: check `bluegreen status`, "
-                "then `bluegreen repair --color C`",
-            ) from exc
-        log.info("listener switched", listener=listener.port, instance_port=port)
-        moved.append(listener)
-    return [listener.port for listener in moved]
-
-
-def _repoint(
-    client: ElasticLoadBalancingClient, elb_name: str, listener: Listener, port: int
-) -> None:
-    client.delete_load_balancer_listeners(
-        LoadBalancerName=elb_name, LoadBalancerPorts=[listener.port]
-    )
-    client.create_load_balancer_listeners(
-        LoadBalancerName=elb_name,
-        Listeners=[listener.pointed_at(port)],  # type: ignore[list-item]
-    )
-    if listener.policies:
-        client.set_load_balancer_policies_of_listener(
-            LoadBalancerName=elb_name,
-            LoadBalancerPort=listener.port,
-            PolicyNames=list(listener.policies),
-        )
-
-
-def _put_back(
-    client: ElasticLoadBalancingClient, elb_name: str, listeners: Iterable[Listener]
-) -> bool:
-    """Re-create each listener as it was; returns whether all of them made it."""
-    restored = True
-    for listener in listeners:
-        try:
-            _repoint(client, elb_name, listener, listener.instance_port)
-        except Exception as exc:
-            get_logger().error(
-                "could not put listener back", listener=listener.port, error=str(exc)
+    if switch is not None:
+        if accept != "unfinished":
+            raise InconsistentState(
+                f"load balancer {elb_name}: a switch to {switch.target} "
+                f"({switch.step} {switch.by}) did not finish: {router.state()}",
+                hint=FINISH_HINT,
             )
-            restored = False
-    return restored
+        return other(switch.target)
+    if router.missing:
+        spec = router.missing[0]
+        key = switch_record.listener_key(spec.port)
+        raise InconsistentState(
+            f"load balancer {elb_name}: listener {spec.describe()} is missing "
+            f"(recorded in tag {key}): {router.state()}",
+            hint="`bluegreen repair` re-creates it as recorded, on the live color; if it was "
+            f"removed on purpose, forget it: aws elb remove-tags --load-balancer-names "
+            f"{elb_name} --tags Key={key}",
+        )
+    color = router.agreed_color()
+    if color is None:
+        raise InconsistentState(
+            f"load balancer {elb_name}: listeners disagree ({router.state()})",
+            hint="point every listener at one color with `bluegreen repair` (it picks the "
+            "color that is fully Ready) or `bluegreen repair --color C`",
+        )
+    return color
+
+
+# --- the switch ----------------------------------------------------------------------------
 
 
 def point_at(
-    client: ElasticLoadBalancingClient, router: Router, check: HealthCheck, port: int
+    client: ElasticLoadBalancingClient,
+    router: Router,
+    check: HealthCheck,
+    target: Color,
+    *,
+    by: str,
+    step: str,
 ) -> list[int]:
-    """Every public listener, then the health check, to `port`; returns the listeners moved."""
-    moved = switch_listeners(client, router.elb_name, router.listeners, port)
-    configure_health_check(client, router, check, port)
+    """Every public listener, then the health check, to `target`; returns the listeners moved.
+
+    Before the first listener is touched the switch is recorded on the load balancer (tags
+    `bluegreen-switch`, `bluegreen-listener-<port>`), and the record is cleared once the
+    health check is done, so an interrupted switch is always noticed and can be finished.
+    A signal stops the switch only between two listeners. A listener that cannot be moved
+    sends every listener already moved back to where it was.
+    """
+    port = router.ports.of(target)
+    pending = [s for s in router.listeners if router.found.get(s.port) != Listener(s, port)]
+    if not pending and router.switch is None:
+        configure_health_check(client, router, check, port)
+        return []
+    written = (
+        _write_record(client, router, Switch(target=target, by=by, step=step))
+        if pending
+        else switch_record.tags_for(router.listeners)  # only the record is left to clear
+    )
+    moved: list[int] = []
+
+    def situation() -> str:
+        return router.state(tuple(moved), target)
+
+    with signals.deferred():
+        for spec in pending:
+            signals.stop_here(situation, FINISH_HINT)
+            try:
+                _move(client, router.elb_name, router.found.get(spec.port), spec, port)
+            except Exception as exc:
+                restored = _put_back(client, router, [spec.port, *moved], written)
+                raise DeployFailed(
+                    f"could not point listener {spec.port} at {target} (port {port}): {exc}",
+                    hint="every listener is back where it was; retry"
+                    if restored
+                    else f"some listeners are not where they were: {FINISH_HINT}",
+                ) from exc
+            get_logger().info("listener switched", listener=spec.port, instance_port=port)
+            moved.append(spec.port)
+        signals.stop_here(situation, FINISH_HINT)
+        configure_health_check(client, router, check, port)
+        _clear_record(client, router, written)
+    signals.stop_here(lambda: f"the switch to {target} is complete")
     return moved
 
 
-def configure_health_check(
-    client: ElasticLoadBalancingClient, router: Router, check: HealthCheck, port: int
+def repoint(
+    client: ElasticLoadBalancingClient, elb_name: str, listeners: Iterable[Listener], port: int
+) -> list[int]:
+    """Point listeners no switch record covers (the preview load balancer's) at `port`.
+
+    One at a time, deleted and re-created at once as they were; a signal stops only between
+    two listeners, and a listener that cannot be moved sends those already moved back.
+    """
+    moved: list[Listener] = []
+    with signals.deferred():
+        for listener in listeners:
+            if listener.instance_port == port:
+                continue
+            signals.stop_here(lambda: f"{len(moved)} listeners of {elb_name} moved to {port}")
+            try:
+                _move(client, elb_name, listener, listener.spec, port)
+            except Exception as exc:
+                for back in [listener, *moved]:
+                    _move(
+                        client, elb_name, Listener(back.spec, port), back.spec, back.instance_port
+                    )
+                raise DeployFailed(
+                    f"could not point listener {listener.port} of {elb_name} at port {port}: {exc}",
+                    hint="every listener is back where it was; retry",
+                ) from exc
+            moved.append(listener)
+    return [listener.port for listener in moved]
+
+
+def _write_record(
+    client: ElasticLoadBalancingClient, router: Router, switch: Switch
+) -> dict[str, str]:
+    """Record the listeners and the switch (one AddTags call, skipped if already so)."""
+    wanted = switch_record.tags_for(router.listeners, switch)
+    if router.switch is not None and router.switch.target == switch.target:
+        wanted = switch_record.tags_for(router.listeners, router.switch)
+    changed = {k: v for k, v in wanted.items() if router.record.tags.get(k) != v}
+    if not changed:
+        return wanted
+    if router.other_tags + len(set(wanted) | set(router.record.tags)) > switch_record.MAX_TAGS:
+        raise DeployFailed(
+            f"load balancer {router.elb_name} has no room for the switch record "
+            f"({len(wanted)} tags; a Classic ELB holds {switch_record.MAX_TAGS})",
+            hint="remove tags the load balancer no longer needs; nothing was switched",
+        )
+    try:
+        client.add_tags(
+            LoadBalancerNames=[router.elb_name],
+            Tags=[{"Key": k, "Value": v} for k, v in changed.items()],
+        )
+    except Exception as exc:
+        raise DeployFailed(
+            f"could not record the switch on load balancer {router.elb_name}, so nothing was "
+            f"switched: {exc}",
+            hint="the switch needs elasticloadbalancing:AddTags and RemoveTags (see "
+            "docs/iam-policy.json) and room for its tags; then retry",
+        ) from exc
+    return wanted
+
+
+def _clear_record(
+    client: ElasticLoadBalancingClient, router: Router, written: dict[str, str]
+) -> None:
+    """The switch is done: remove its tag (the listener tags stay, to notice a lost listener)."""
+    keys = switch_record.leftovers(router.record, written)
+    if not keys:
+        return
+    try:
+        client.remove_tags(LoadBalancerNames=[router.elb_name], Tags=[{"Key": k} for k in keys])
+    except Exception as exc:
+        raise DeployFailed(
+            f"every listener and the health check were switched, but the switch record on "
+            f"{router.elb_name} could not be cleared: {exc}",
+            hint="the switch needs elasticloadbalancing:RemoveTags (see docs/iam-policy.json); "
+            "then `bluegreen repair` clears it",
+        ) from exc
+
+
+def _move(
+    client: ElasticLoadBalancingClient,
+    elb_name: str,
+    found: Listener | None,
+    spec: ListenerSpec,
+    port: int,
+) -> None:
+    """Make the listener `spec` forward to `port`: delete, then re-create at once, as recorded."""
+    if found is not None and found.instance_port == port and _same_but_policies(found, spec):
+        _set_policies(client, elb_name, spec)  # a crash came between its create and its policies
+        return
+    if found is not None:
+        client.delete_load_balancer_listeners(
+            LoadBalancerName=elb_name, LoadBalancerPorts=[spec.port]
+        )
+    client.create_load_balancer_listeners(
+        LoadBalancerName=elb_name,
+        Listeners=[Listener(spec, port).pointed_at(port)],  # type: ignore[list-item]
+    )
+    if spec.policies:
+        _set_policies(client, elb_name, spec)
+
+
+def _set_policies(client: ElasticLoadBalancingClient, elb_name: str, spec: ListenerSpec) -> None:
+    client.set_load_balancer_policies_of_listener(
+        LoadBalancerName=elb_name, LoadBalancerPort=spec.port, PolicyNames=list(spec.policies)
+    )
+
+
+def _same_but_policies(found: Listener, spec: ListenerSpec) -> bool:
+    return replace(found.spec, policies=spec.policies) == spec
+
+
+def _lacking(found: ListenerSpec, wanted: ListenerSpec) -> str:
+    """What a found listener lacks compared with its record ("" if nothing)."""
+    if replace(found, policies=wanted.policies) != wanted:
+        return "settings (protocol or certificate)"
+    missing = [p for p in wanted.policies if p not in found.policies]
+    return f"policies {', '.join(missing)}" if missing else ""
+
+
+def _put_back(
+    client: ElasticLoadBalancingClient, router: Router, ports: list[int], written: dict[str, str]
 ) -> bool:
-    """Aim the health check at `port` with the configured settings; returns whether it changed."""
-    wanted = {
+    """Re-create each listener where it was found; returns whether the router is clean again.
+
+    Only then is the switch record cleared: a listener that could not go back (or one that
+    was missing before) leaves the record, so `status` says so and `repair` can finish.
+    """
+    restored = True
+    for spec in router.listeners:
+        found = router.found.get(spec.port)
+        if spec.port not in ports or found is None:
+            continue
+        try:
+            client.delete_load_balancer_listeners(
+                LoadBalancerName=router.elb_name, LoadBalancerPorts=[spec.port]
+            )
+            _move(client, router.elb_name, None, spec, found.instance_port)
+        except Exception as exc:
+            get_logger().error("could not put listener back", listener=spec.port, error=str(exc))
+            restored = False
+    clean = restored and router.switch is None and not router.missing
+    if clean:
+        try:
+            _clear_record(client, router, written)
+        except Exception as exc:
+            error = str(exc.__cause__ or exc)
+            get_logger().error("could not clear the switch record", error=error)
+            return False
+    return clean
+
+
+def health_check_settings(check: HealthCheck, port: int) -> dict[str, Any]:
+    return {
         "Target": check.target(port),
         "Interval": check.interval,
         "Timeout": check.timeout,
         "UnhealthyThreshold": check.unhealthy_threshold,
         "HealthyThreshold": check.healthy_threshold,
     }
-    if all(router.health_check.get(key) == value for key, value in wanted.items()):
+
+
+def _health_check_is(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(current.get(key) == value for key, value in wanted.items())
+
+
+def configure_health_check(
+    client: ElasticLoadBalancingClient, router: Router, check: HealthCheck, port: int
+) -> bool:
+    """Aim the health check at `port` with the configured settings; returns whether it changed."""
+    wanted = health_check_settings(check, port)
+    if _health_check_is(router.health_check, wanted):
         return False
     client.configure_health_check(
         LoadBalancerName=router.elb_name,

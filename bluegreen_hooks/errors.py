@@ -10,6 +10,7 @@ USAGE = 2
 LOCKED = 3
 INCONSISTENT = 4
 INTERRUPTED = 130
+TERMINATED = 143
 
 
 class BluegreenError(Exception):
@@ -58,3 +59,23 @@ class InconsistentState(BluegreenError):
     """The load balancer's tags or listeners do not describe a blue/green pair."""
 
     exit_code = INCONSISTENT
+
+
+class Interrupted(BaseException):
+    """SIGINT: the run stopped at a safe point (never between a listener's delete and create).
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it.
+    """
+
+    exit_code: ClassVar[int] = INTERRUPTED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class Terminated(Interrupted):
+    """SIGTERM (CodeDeploy's hook timeout, a host shutting down), stopped at a safe point."""
+
+    exit_code = TERMINATED

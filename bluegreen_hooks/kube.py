@@ -13,8 +13,10 @@ from kubernetes.client.api_client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from bluegreen_hooks import env_errors
 from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.errors import DeployFailed, TemplateError, UsageError
+from bluegreen_hooks.identity import USER_AGENT
 from bluegreen_hooks.kube_rest import (
     MAX_ATTEMPTS,
     Object,
@@ -55,16 +57,18 @@ def connect() -> ApiClient:
     kubeconfig = os.environ.get("KUBECONFIG") or None
     try:
         loader.load_kube_config(config_file=kubeconfig, client_configuration=settings)
-    except (ConfigException, OSError) as kubeconfig_error:
+    except Exception as kubeconfig_error:  # whatever is wrong in it, it is a config error (exit 2)
+        named = env_errors.default_kubeconfig()
+        if env_errors.kubeconfig_exists(named):
+            raise env_errors.kubeconfig_error(kubeconfig_error, named) from None
         try:
             loader.load_incluster_config(client_configuration=settings)
         except ConfigException:
-            raise UsageError(
-                f"cannot load Kubernetes credentials: {kubeconfig_error}",
-                hint="set KUBECONFIG to a kubeconfig for the cluster (or run inside it)",
-            ) from kubeconfig_error
+            raise env_errors.no_kubeconfig(named) from None
     settings.retries = False  # kube_rest retries, knowing which requests are safe to repeat
-    return ApiClient(configuration=settings)
+    api_client = ApiClient(configuration=settings)
+    api_client.user_agent = USER_AGENT  # names our requests in audit logs (and the sandbox's)
+    return api_client
 
 
 def validate_manifests(manifests: tuple[Manifest, ...]) -> None:

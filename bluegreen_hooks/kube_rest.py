@@ -18,6 +18,7 @@ import urllib3
 from kubernetes.client.api_client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from bluegreen_hooks.endpoints import refused_hint
 from bluegreen_hooks.errors import DeployFailed
 from bluegreen_hooks.logs import get_logger
 
@@ -233,7 +234,7 @@ class Rest:
         return DeployFailed(
             f"Kubernetes API at {self._client.configuration.host} not reachable: "
             f"{_short(_reason(exc))}",
-            hint="check KUBECONFIG and that the API server answers",
+            hint=refused_hint(exc) or "check KUBECONFIG and that the API server answers",
         )
 
 

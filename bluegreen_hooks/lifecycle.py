@@ -5,13 +5,14 @@ Each step is safe to repeat: it reads where things stand and does only what is m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bluegreen_hooks import elb, logs
-from bluegreen_hooks.colors import Color
+from bluegreen_hooks import elb, logs, signals
+from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import DeployFailed, InconsistentState, LockHeld, ValidationFailed
 from bluegreen_hooks.plan import Plan, make_plan
@@ -46,8 +47,18 @@ class Run:
 
         return Cluster(connect(), self.config.namespace)
 
-    def router(self) -> elb.Router:
-        return elb.read_router(self.elb_client, self.config)
+    def router(self, accept: elb.Accept = "consistent") -> elb.Router:
+        return elb.read_router(self.elb_client, self.config, accept=accept)
+
+    def point_at(self, router: elb.Router, target: Color, step: str) -> list[int]:
+        return elb.point_at(
+            self.elb_client,
+            router,
+            self.config.health_check,
+            target,
+            by=self.deployment_id,
+            step=step,
+        )
 
     def step(self, name: str) -> None:
         logs.bind(step=name)
@@ -82,6 +93,10 @@ def preflight(run: Run, router: elb.Router | None = None) -> elb.Router:
 def prepare(run: Run, router: elb.Router | None = None) -> Plan:
     """Preflight and plan: config, router, cluster, namespace, templates. Touches nothing."""
     log = logs.get_logger()
+    if router is None:  # nothing read yet: templates first, before any AWS or Kubernetes call
+        from bluegreen_hooks.template_check import check_templates
+
+        check_templates(run.config, run.commit, run.deployment_id)
     router = preflight(run, router)
     commit = resolve_commit(
         run.commit, bundle_root=run.bundle_root, application=run.config.application_name
@@ -134,7 +149,9 @@ def application_start(run: Run, plan: Plan | None = None) -> Plan:
     cluster = run.cluster
     held = cluster.lock(plan.application).acquire(plan.deployment_id)
     try:
-        router = run.router()
+        router = run.router(accept="unfinished")
+        if router.switch is not None:
+            router = finish_switch(run, router)
         _check_still_idle(run, plan, router)
         release(run, plan, router)
         held.check()  # never switch on a lock that someone else took over
@@ -162,6 +179,7 @@ def _check_still_idle(run: Run, plan: Plan, router: elb.Router) -> None:
 def release(run: Run, plan: Plan, router: elb.Router) -> None:
     """Steps 3-5: the idle color's Service and workload, then wait until every replica is Ready."""
     cluster = run.cluster
+    signals.note(f"traffic untouched on {plan.old_color}")
     run.step("service")
     cluster.apply_services(plan.services, plan.application, plan.color)
     run.step("workload")
@@ -176,7 +194,8 @@ def release(run: Run, plan: Plan, router: elb.Router) -> None:
 def switch(run: Run, plan: Plan, router: elb.Router) -> None:
     """Step 6: every public listener, then the health check, to the new color's port."""
     run.step("switch")
-    moved = elb.point_at(run.elb_client, router, run.config.health_check, plan.port)
+    moved = run.point_at(router, plan.color, "deploy")
+    signals.note(f"traffic on {plan.color}")
     log = logs.get_logger()
     if moved:
         log.info("traffic switched", color=plan.color, port=plan.port, listeners=moved)
@@ -194,7 +213,9 @@ def validate_service(run: Run, plan: Plan | None = None) -> None:
     """
     plan = plan or load_plan(run)
     run.step("validate")
-    router = run.router()
+    router = run.router(accept="unfinished")
+    if router.switch is not None:
+        router = settle(run, router)
     color = plan.color if plan else router.active
     port = router.ports.of(color)
     if router.active != color:
@@ -224,7 +245,7 @@ def _fall_back(run: Run, router: elb.Router, previous_readiness: Readiness) -> N
         logs.get_logger().error("old color not Ready either; traffic left as is", color=previous)
         return
     port = router.ports.of(previous)
-    elb.point_at(run.elb_client, router, run.config.health_check, port)
+    run.point_at(router, previous, "rollback")
     logs.get_logger().warning("traffic returned to the old color", color=previous, port=port)
 
 
@@ -232,18 +253,33 @@ def _fall_back(run: Run, router: elb.Router, previous_readiness: Readiness) -> N
 
 
 def rollback(run: Run, *, probe: ReadinessProbe | None) -> Color:
-    """Switch to the idle color; unless forced (no probe), only if it is Ready and unlocked."""
-    router = run.router()
-    target = router.idle
+    """Switch to the idle color; unless forced (no probe), only if it is Ready and unlocked.
+
+    After an interrupted switch: a rollback's rerun finishes it; otherwise traffic goes back
+    to the color that was live before that switch.
+    """
+    router = run.router(accept="unfinished")
+    target = _rollback_target(router)
     logs.bind(application=run.config.application_name, old_color=router.active, new_color=target)
     run.step("rollback")
     log = logs.get_logger()  # set up logging now, on this core, while the probe runs on the other
     if probe is not None:
+        signals.note(
+            f"traffic untouched ({router.state()})"
+            if router.switch
+            else f"traffic untouched on {router.active}"
+        )
         _check_rollback_allowed(probe.result(), target)
     port = router.ports.of(target)
-    elb.point_at(run.elb_client, router, run.config.health_check, port)
+    run.point_at(router, target, "rollback")
     log.info("rolled back", color=target, port=port, commit=router.commits.get(target))
     return target
+
+
+def _rollback_target(router: elb.Router) -> Color:
+    if router.switch is None:
+        return router.idle
+    return router.switch.target if router.switch.step == "rollback" else router.active
 
 
 def _check_rollback_allowed(cluster: ClusterReadiness, target: Color) -> None:
@@ -262,3 +298,54 @@ def _check_rollback_allowed(cluster: ClusterReadiness, target: Color) -> None:
             "replicas Ready",
             hint="deploy a good release instead, or pass --force to switch anyway",
         )
+
+
+# --- an unfinished switch ----------------------------------------------------------------
+
+
+def settle(run: Run, router: elb.Router) -> elb.Router:
+    """Finish (or undo) an interrupted switch under the deploy lock; returns the clean router."""
+    held = run.cluster.lock(run.config.application_name).acquire(run.deployment_id)
+    try:
+        return finish_switch(run, run.router(accept="unfinished"))
+    finally:
+        held.release()
+
+
+def finish_switch(run: Run, router: elb.Router) -> elb.Router:
+    """Point every listener at the color `repair` would choose; returns the router read again."""
+    if router.switch is None:
+        return router
+    run.step("finish switch")
+    colors = run.cluster.readiness_by_color(run.config.application_name)
+    target = repair_target(router, {color: colors[color].complete for color in COLORS})
+    logs.get_logger().warning(
+        "finishing an interrupted switch",
+        target=target,
+        interrupted=f"{router.switch.step} {router.switch.by}",
+        state=router.state(),
+    )
+    run.point_at(router, target, "repair")
+    return run.router()
+
+
+def repair_target(router: elb.Router, complete: Mapping[Color, bool]) -> Color:
+    """The color to point everything at: fully Ready, preferably the one a switch was moving to.
+
+    Else the color every present listener agrees on, else the only Ready one; refuses when
+    it cannot tell.
+    """
+    ready = [color for color in COLORS if complete.get(color)]
+    preferred = [router.switch.target] if router.switch else []
+    preferred += [c for c in (router.agreed_present_color(),) if c is not None]
+    for color in preferred:
+        if color in ready:
+            return color
+    if len(ready) == 1:
+        return ready[0]
+    why = "neither color is fully Ready" if not ready else "both colors are fully Ready"
+    raise InconsistentState(
+        f"load balancer {router.elb_name}: cannot tell which color should be live: {why} "
+        f"({router.state()})",
+        hint="choose one: `bluegreen repair --color blue` or `--color green`",
+    )

@@ -1,5 +1,8 @@
 """Logging setup: JSON lines when stderr is not a TTY, readable console output when it is.
 
+JSON lines carry every field, the bound run context included, on every line; the console
+shows that context once (and again when it changes), then one short line per event.
+
 structlog is imported on first use, so a command that logs nothing (`status`) pays nothing.
 """
 
@@ -54,8 +57,7 @@ def _ensure_configured() -> None:
     if use_console:
         processors += [
             structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
-            _context_last,
-            structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False),
+            ConsoleLines(),
         ]
     else:
         processors += [
@@ -74,15 +76,78 @@ def _ensure_configured() -> None:
     _configured = True
 
 
-def _context_last(
-    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """On a terminal, what a line says comes before the run context every line repeats."""
-    import structlog
+# Context keys `describe_context` words itself; `step` leads each line instead.
+_CONTEXT_KEYS = (
+    "application",
+    "deployment_id",
+    "lifecycle_event",
+    "old_color",
+    "new_color",
+    "commit",
+)
+_STEP = "step"
 
-    context = structlog.contextvars.get_contextvars()
-    own = {k: v for k, v in event_dict.items() if k not in context or context[k] != v}
-    return {**own, **{k: v for k, v in event_dict.items() if k not in own}}
+
+class ConsoleLines:
+    """A person's view: one short line per event, the run context only when it changes.
+
+    `12:00:01 switch: listener switched listener=80 instance_port=30002`, preceded by
+    `-- triggers-service, deployment d-1, blue -> green, commit 0a1b2c3` when the bound
+    context (application, deployment id, colors, commit, ...) differs from the last one shown.
+    """
+
+    def __init__(self) -> None:
+        self._shown: dict[str, Any] | None = None
+
+    def __call__(self, _logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> str:
+        import structlog
+
+        bound = structlog.contextvars.get_contextvars()
+        context = {k: v for k, v in bound.items() if k != _STEP and v is not None}
+        fields = {
+            k: v
+            for k, v in event_dict.items()
+            if not (k in bound and bound[k] == v) and k not in ("event", "timestamp", "level")
+        }
+        step = bound.get(_STEP)
+        level = event_dict.get("level", "info")
+        head = " ".join(
+            part
+            for part in (
+                str(event_dict.get("timestamp", "")),
+                f"{step}:" if step else "",
+                "" if level == "info" else f"{level.upper()}:",
+                str(event_dict.get("event", "")),
+            )
+            if part
+        )
+        line = " ".join([head, *(f"{k}={_short_value(v)}" for k, v in fields.items())])
+        if context and context != self._shown:
+            self._shown = context
+            return f"-- {describe_context(context)}\n{line}"
+        return line
+
+
+def describe_context(context: dict[str, Any]) -> str:
+    """`triggers-service, deployment d-1, blue -> green, commit 0a1b2c3` (then any other keys)."""
+    parts: list[str] = []
+    if "application" in context:
+        parts.append(str(context["application"]))
+    if "deployment_id" in context:
+        parts.append(f"deployment {context['deployment_id']}")
+    if "lifecycle_event" in context:
+        parts.append(str(context["lifecycle_event"]))
+    if "old_color" in context or "new_color" in context:
+        parts.append(f"{context.get('old_color', '?')} -> {context.get('new_color', '?')}")
+    if "commit" in context:
+        parts.append(f"commit {context['commit']}")
+    parts += [f"{k}={_short_value(v)}" for k, v in context.items() if k not in _CONTEXT_KEYS]
+    return ", ".join(parts)
+
+
+def _short_value(value: object) -> str:
+    text = str(value)
+    return repr(text) if isinstance(value, str) and (" " in text or not text) else text
 
 
 def bind(**context: object) -> None:

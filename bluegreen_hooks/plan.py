@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen_hooks.colors import Color, Ports, other, parse_color
-from bluegreen_hooks.config import Config
+from bluegreen_hooks.config import Config, short_repr
 from bluegreen_hooks.errors import ConfigError, TemplateError, UsageError
 from bluegreen_hooks.templates import (
     WORKLOAD_KINDS,
     Manifest,
     find_templates,
     load_manifests,
+    read_template,
     stamp,
     substitute,
 )
@@ -55,7 +56,8 @@ def check_commit(commit: str) -> str:
     """A commit must be usable as a Kubernetes label value."""
     if not _COMMIT.fullmatch(commit):
         raise UsageError(
-            f"commit {commit!r} is not usable (letters, digits, '.', '_', '-', at most 63)",
+            f"commit {short_repr(commit)} is not usable"
+            " (letters, digits, '.', '_', '-', at most 63)",
             hint="pass the git SHA of the release, e.g. --commit $(git rev-parse HEAD)",
         )
     return commit
@@ -108,7 +110,7 @@ def render(
 def _render_file(
     path: Path, variables: Mapping[str, str], config: Config, color: Color, commit: str
 ) -> list[Manifest]:
-    text = substitute(path.read_text(encoding="utf-8"), variables, path)
+    text = substitute(read_template(path), variables, path)
     return [
         stamp(
             m,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bluegreen_hooks import names
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.errors import TemplateError
 
@@ -21,6 +23,8 @@ LABEL_COMMIT = "bluegreen.io/commit"
 ANNOTATION_HASH = "bluegreen.io/manifest-hash"
 WORKLOAD_KINDS = {"ReplicationController": "v1", "Deployment": "apps/v1"}
 SUPPORTED_KINDS = {"Service": "v1", **WORKLOAD_KINDS}
+MAX_TEMPLATE_BYTES = 1024 * 1024  # Kubernetes stores at most about 1.5 MB per object
+MAX_NODES = 100_000  # values in one file, counting every use of a YAML alias
 
 _PLACEHOLDER = re.compile(
     r"\$(?:(?P<escaped>\$)|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<invalid>))"
@@ -52,6 +56,23 @@ def find_templates(folder: Path, application: str, color: Color) -> TemplateSet:
     )
 
 
+def read_template(path: Path) -> str:
+    """A template's text: readable, UTF-8, of a size a Kubernetes object can have."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_TEMPLATE_BYTES + 1)
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_TEMPLATE_BYTES:
+        raise TemplateError(f"{path}: is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(
+            f"{path}: is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})"
+        ) from None
+
+
 def substitute(text: str, variables: Mapping[str, str], source: Path) -> str:
     """Replace $NAME and ${NAME}; $$ is a literal $; anything unknown is an error with its line."""
 
@@ -67,7 +88,7 @@ def substitute(text: str, variables: Mapping[str, str], source: Path) -> str:
             )
         if name not in variables:
             raise TemplateError(
-                f"{source}:{line}: unknown template variable ${name}",
+                f"{source}:{line}: unknown template variable ${_short(name)}",
                 hint=f"use one of {', '.join(sorted(variables))}, or list it in 'template-env'",
             )
         return variables[name]
@@ -81,16 +102,82 @@ def load_manifests(text: str, source: Path) -> list[Manifest]:
 
     try:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"{source}: rendered YAML does not parse: {exc}") from exc
+    except RecursionError:
+        raise TemplateError(f"{source}: YAML nested too deeply") from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise TemplateError(
+            f"{source}: rendered YAML does not parse: {_yaml_problem(exc)}"
+        ) from None
+    _check_size(documents, source)
     for document in documents:
         check_manifest(document, source)
     return documents
 
 
+def _yaml_problem(error: Exception) -> str:
+    """The parser's problem and its line and column, without quoting the text."""
+    import yaml
+
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        problem = error.problem or error.context or "cannot parse"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {_short(problem)}"
+    return _short(str(error))
+
+
+def _check_size(documents: list[Any], source: Path) -> None:
+    """Only JSON values, of sizes a real object has: YAML aliases of aliases, dates, binary
+    blobs, huge numbers and non-finite floats stop here, before anything is sent."""
+    nodes, characters = 0, 0
+    pending: list[Any] = list(documents)
+    while pending:
+        node = pending.pop()
+        nodes += 1
+        if isinstance(node, str):
+            characters += len(node)
+        if nodes > MAX_NODES or characters > 4 * MAX_TEMPLATE_BYTES:
+            raise TemplateError(
+                f"{source}: expands to more than any real object (YAML aliases?)",
+                hint="write the objects out; a manifest this large is not a real object",
+            )
+        if isinstance(node, dict):
+            bad_key = next((k for k in node if not isinstance(k, str)), None)
+            if bad_key is not None:
+                raise TemplateError(
+                    f"{source}: key {_short(repr(bad_key))} is not a string", hint=_QUOTE_HINT
+                )
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, bool) or node is None or isinstance(node, str):
+            continue
+        elif isinstance(node, int):
+            if not -(2**63) <= node < 2**63:
+                raise TemplateError(f"{source}: number {_short(node)} is out of range")
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise TemplateError(f"{source}: {node} is not a number Kubernetes accepts")
+        else:
+            raise TemplateError(
+                f"{source}: holds a {type(node).__name__} value {_short(repr(node))}",
+                hint=_QUOTE_HINT,
+            )
+
+
+_QUOTE_HINT = "quote it: manifests hold strings, numbers, booleans, lists and mappings"
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_manifest(document: object, source: Path) -> None:
     if not isinstance(document, dict):
-        raise TemplateError(f"{source}: each document must be a mapping, got {document!r:.60}")
+        raise TemplateError(
+            f"{source}: each document must be a mapping, got {_short(repr(document), 60)}"
+        )
     kind, api_version = document.get("kind"), document.get("apiVersion")
     if not isinstance(kind, str) or kind not in SUPPORTED_KINDS:
         raise TemplateError(
@@ -108,14 +195,60 @@ def check_manifest(document: object, source: Path) -> None:
     )
     if not isinstance(name, str) or not name:
         raise TemplateError(f"{source}: {kind} has no metadata.name")
+    _check_name(kind, name, source)
+    _check_labels(document["metadata"].get("labels"), f"{kind} {name} metadata.labels", source)
+    spec = document.get("spec")
+    if spec is not None and not isinstance(spec, dict) and kind not in WORKLOAD_KINDS:
+        raise TemplateError(f"{source}: {kind} {name}: spec must be a mapping")
+    spec = spec if isinstance(spec, dict) else {}
     if kind in WORKLOAD_KINDS:
-        template = (
-            document.get("spec", {}).get("template")
-            if isinstance(document.get("spec"), dict)
-            else None
-        )
+        template = spec.get("template")
         if not isinstance(template, dict):
             raise TemplateError(f"{source}: {kind} {name} has no spec.template")
+        replicas = spec.get("replicas", 1)
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or not 0 <= replicas < 2**31:
+            raise TemplateError(
+                f"{source}: {kind} {name}: spec.replicas must be a whole number from 0,"
+                f" got {_short(repr(replicas))}"
+            )
+        pod_metadata = template.get("metadata") or {}
+        if not isinstance(pod_metadata, dict):
+            raise TemplateError(
+                f"{source}: {kind} {name}: spec.template.metadata must be a mapping"
+            )
+        _check_labels(
+            pod_metadata.get("labels"), f"{kind} {name} spec.template.metadata.labels", source
+        )
+    selector = spec.get("selector")
+    if kind == "Deployment" and isinstance(selector, dict):
+        selector = selector.get("matchLabels")
+    _check_labels(selector, f"{kind} {name} selector", source)
+
+
+def _check_name(kind: str, name: str, source: Path) -> None:
+    """Kubernetes would refuse the object; say so before anything is sent."""
+    if kind == "Service":
+        problem = names.dns_1035_label_problem(name)
+    else:
+        problem = names.subdomain_problem(name)
+    if problem:
+        raise TemplateError(
+            f"{source}: {kind} name {_short(name)!r} {problem}",
+            hint="names are built from variables such as ${APPLICATION_NAME}-${COLOR}",
+        )
+
+
+def _check_labels(labels: object, where: str, source: Path) -> None:
+    if labels is None:
+        return
+    if not isinstance(labels, dict):
+        raise TemplateError(f"{source}: {where} must be a mapping of label keys to values")
+    for key, value in labels.items():
+        problem = names.label_key_problem(key)
+        if problem is None and (value_problem := names.label_value_problem(value)):
+            problem = f"has a value {_short(repr(value))} that {value_problem}"
+        if problem:
+            raise TemplateError(f"{source}: {where}: label {_short(key)!r} {problem}")
 
 
 def stamp(

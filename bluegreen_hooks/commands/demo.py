@@ -1,49 +1,78 @@
-"""`bluegreen demo`: a whole blue/green story told against an in-process sandbox."""
+"""`bluegreen demo`: a whole blue/green story told against an in-process sandbox.
+
+Every step is a real command, echoed before it runs (`$ bluegreen deploy --commit ...`), so
+the demo also teaches the CLI; the story checks what each step did and fails if it went wrong.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
+from contextlib import redirect_stdout
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from bluegreen_hooks import cli
+from bluegreen_hooks import cli, oops
+from bluegreen_hooks.commands.sandbox import require_sandbox_extra
+from bluegreen_hooks.config import CONFIG_ENV
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "triggers-service"
 ELB_NAME = "triggers-octoblu-com"
-V1, V2 = "1111111aaaaaaaa", "2222222bbbbbbbb"
+V1, V2, V3 = "1111111aaaaaaaa", "2222222bbbbbbbb", "3333333dddddddd"
 BROKEN = "broken3cccccccc"
+
+Checks = list[tuple[str, bool]]
 
 
 def say(text: str) -> None:
     print(f"\n=== {text}", flush=True)
 
 
-def bluegreen(config: Path, log_format: str, *argv: str) -> int:
-    code = cli.main([*argv, "--config", str(config), "--log-format", log_format])
-    print(f"    (exit {code})", flush=True)
-    return code
+def note(text: str) -> None:
+    print(f"    {text}", flush=True)
 
 
-def status(config: Path, log_format: str) -> dict[str, Any]:
-    from io import StringIO
+class Shell:
+    """Runs `bluegreen` commands in this process, echoing each one as a person would type it."""
 
-    captured, real = StringIO(), sys.stdout
-    sys.stdout = captured
-    try:
-        cli.main(
-            ["status", "--output", "json", "--config", str(config), "--log-format", log_format]
-        )
-    finally:
-        sys.stdout = real
-    report: dict[str, Any] = json.loads(captured.getvalue())
-    active, idle = report["active"], report["idle"]
-    print(f"    live: {active['color']} on port {active['port']}, commit {active['commit']}")
-    print(f"    idle: {idle['color']} on port {idle['port']}, commit {idle['commit'] or 'none'}")
-    return report
+    def __init__(self, log_format: str) -> None:
+        self.log_format = log_format
+
+    def run(self, *argv: str) -> int:
+        print(f"$ bluegreen {' '.join(argv)}", flush=True)
+        return self._done(cli.main([*argv, "--log-format", self.log_format]))
+
+    def oops(self, *argv: str) -> int:
+        print(f"$ oops {' '.join(argv)}", flush=True)
+        return self._done(oops.main([*argv, "--log-format", self.log_format]))
+
+    def _done(self, code: int) -> int:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if code:
+            note(f"(exit {code})")
+        return code
+
+    def status(self, output: str = "json") -> dict[str, Any]:
+        """`bluegreen status --output json` (or `oops`), read quietly for the story's checks."""
+        captured = StringIO()
+        with redirect_stdout(captured):
+            cli.main(["status", "--output", output, "--log-format", self.log_format])
+        report: dict[str, Any] = json.loads(captured.getvalue())
+        return report
+
+
+def describe(found: list[tuple[int, int, str | None]]) -> str:
+    """`80 -> 30002, 443 -> 30002 (certificate triggers-octoblu-com)`."""
+    return ", ".join(
+        f"{port} -> {instance_port}" + (f" (certificate {cert.rsplit('/', 1)[-1]})" if cert else "")
+        for port, instance_port, cert in found
+    )
 
 
 def listeners() -> list[tuple[int, int, str | None]]:
@@ -62,10 +91,13 @@ def listeners() -> list[tuple[int, int, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_sandbox_extra()
+    from bluegreen_hooks.config import load_config
     from bluegreen_hooks.sandbox.environment import Sandbox
-    from bluegreen_hooks.sandbox.scenario import create_load_balancer, upload_certificate
+    from bluegreen_hooks.sandbox.scenario import set_up_app
 
-    log_format = "console" if args.log_format == "auto" else args.log_format
+    shell = Shell("console" if args.log_format == "auto" else args.log_format)
+    started_in = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="bluegreen-demo-") as folder:
         app = Path(folder) / "triggers-service"
         shutil.copytree(EXAMPLE, app)
@@ -73,44 +105,83 @@ def run(args: argparse.Namespace) -> int:
         settings = json.loads(config.read_text())
         settings["ready-timeout"] = 4
         config.write_text(json.dumps(settings, indent=2))
-        with Sandbox(Path(folder) / "sandbox", ready_delay=0.5) as sandbox:
+        with Sandbox(Path(folder) / "sandbox", ready_delay=0.5, agent=True) as sandbox:
             sandbox.apply_env()
-            say("A sandbox: moto server and an emulated Kubernetes API on loopback")
-            print(f"    AWS {sandbox.aws.url}, Kubernetes {sandbox.kube.url}")
-            say(f"The example app's ELB {ELB_NAME}: HTTP 80 and HTTPS 443 -> blue (30001)")
-            certificate = upload_certificate("triggers-octoblu-com")
-            create_load_balancer(ELB_NAME, blue=30001, green=30002, certificate=certificate)
-            print(f"    tags blue=30001 green=30002; certificate {certificate}")
-            checks = _story(config, log_format, certificate)
+            os.environ[CONFIG_ENV] = str(config)  # as `. sandbox.env` does after `--app`
+            say("A sandbox: moto server, an emulated Kubernetes API and CodeDeploy agent")
+            note(f"AWS {sandbox.aws.url}, Kubernetes {sandbox.kube.url}")
+            note("set up as `bluegreen sandbox --app examples/triggers-service` does:")
+            set_up_app(load_config(config), sandbox.kubeconfig, _created)
+            os.chdir(app)  # `bluegreen bundle` writes dist/ here, not where the demo started
+            try:
+                checks = _story(shell) + _release_story(shell)
+            finally:
+                os.chdir(started_in)
     failed = [name for name, ok in checks if not ok]
     say("The end" if not failed else f"The story went wrong: {', '.join(failed)}")
     return 1 if failed else 0
 
 
-def _story(config: Path, log_format: str, certificate: str) -> list[tuple[str, bool]]:
-    checks: list[tuple[str, bool]] = []
+def _created(event: str, **fields: object) -> None:
+    note(f"{event}: " + ", ".join(f"{k} {v}" for k, v in fields.items()))
+
+
+def _story(shell: Shell) -> Checks:
+    checks: Checks = []
+    say("Which color is live? The ELB's listeners say blue; its tags hold both ports")
+    checks.append(("status", shell.run("status") == 0))
+
     say(f"Deploy v1 ({V1[:7]}): to the idle color, wait for Ready, then switch")
-    checks.append(("deploy v1", bluegreen(config, log_format, "deploy", "--commit", V1) == 0))
-    first = status(config, log_format)
+    checks.append(("deploy v1", shell.run("deploy", "--commit", V1) == 0))
+    shell.run("status")
+    first = shell.status()
     checks.append(("v1 live", first["active"]["commit"] == V1))
 
     say(f"Deploy v2 ({V2[:7]}): the other color this time")
-    checks.append(("deploy v2", bluegreen(config, log_format, "deploy", "--commit", V2) == 0))
-    second = status(config, log_format)
+    checks.append(("deploy v2", shell.run("deploy", "--commit", V2) == 0))
+    shell.run("status")
+    second = shell.status()
     checks.append(("v2 live", second["active"]["commit"] == V2))
     checks.append(("colors flipped", second["active"]["color"] != first["active"]["color"]))
 
     say("Oops: roll back to the previous color, whose pods are still Ready")
-    checks.append(("rollback", bluegreen(config, log_format, "rollback") == 0))
-    checks.append(("v1 live again", status(config, log_format)["active"]["commit"] == V1))
+    checks.append(("rollback", shell.run("rollback") == 0))
+    shell.run("status")
+    checks.append(("v1 live again", shell.status()["active"]["commit"] == V1))
 
     say(f"A bad release ({BROKEN[:7]}) whose pods never become Ready")
     before = listeners()
-    code = bluegreen(config, log_format, "deploy", "--commit", BROKEN)
+    code = shell.run("deploy", "--commit", BROKEN)
     after = listeners()
     checks.append(("bad release refused with exit 1", code == 1))
     checks.append(("listeners untouched", before == after))
-    print(f"    listeners before: {before}\n    listeners after:  {after}")
-    checks.append(("certificate intact", any(c == certificate for _, _, c in after)))
-    status(config, log_format)
+    note(f"listeners before: {describe(before)}")
+    note(f"listeners after:  {describe(after)}")
+    checks.append(("certificate intact", all(c for port, _, c in after if port == 443)))
+    shell.run("status")
+    return checks
+
+
+def _release_story(shell: Shell) -> Checks:
+    """The seed's release path: a bundle in S3, deployed through CodeDeploy, and `oops`."""
+    checks: Checks = []
+    say(f"Publish release {V3[:7]}: the zip CodeDeploy unpacks (appspec.yml, hooks, config,")
+    note("templates, RELEASE), uploaded to the bucket as <app>/<app>-<commit>.zip")
+    checks.append(("bundle uploaded", shell.run("bundle", "--commit", V3, "--upload") == 0))
+    checks.append(("releases listed", shell.oops("list") == 0))
+
+    say("Deploy it through CodeDeploy: the sandbox's agent runs the hooks from the bundle")
+    checks.append(("oops deploy", shell.oops("deploy", V3[:7]) == 0))
+    checks.append(("oops status", shell.oops("status") == 0))
+    checks.append((f"{V3[:7]} live", shell.status()["active"]["commit"] == V3))
+    shell.oops("list")
+
+    say(f"Oops: back to {V1[:7]}, still Ready on the other color")
+    checks.append(("oops rollback", shell.oops("rollback") == 0))
+    checks.append(("rolled back", shell.status()["active"]["commit"] == V1))
+
+    say(f"Try {V3[:7]} before it takes traffic again: the preview load balancer on the idle color")
+    checks.append(("oops preview", shell.oops("preview") == 0))
+    preview = shell.status("oops").get("preview") or {}
+    checks.append(("preview on the idle color", preview.get("commit") == V3))
     return checks

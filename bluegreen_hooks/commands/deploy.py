@@ -6,14 +6,22 @@ import argparse
 
 from bluegreen_hooks import lifecycle, logs
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
+from bluegreen_hooks.env_errors import check_deployment_id
+from bluegreen_hooks.template_check import check_templates
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    deployment_id = args.deployment_id or new_deployment_id("cli")
+    deployment_id = args.deployment_id
+    if deployment_id is None:
+        deployment_id = new_deployment_id("cli")
+    check_deployment_id(deployment_id, "--deployment-id")
     logs.bind(deployment_id=deployment_id)
+    check_templates(config, args.commit, deployment_id)  # before any AWS or Kubernetes call
     deploy_run = lifecycle.Run(config=config, deployment_id=deployment_id, commit=args.commit)
-    router = deploy_run.router()
+    router = deploy_run.router(accept="unfinished")
+    if router.switch is not None:
+        router = lifecycle.settle(deploy_run, router)
     if not args.redeploy and router.commits.get(router.active) == args.commit:
         ready = deploy_run.cluster.readiness(config.application_name, router.active)
         if ready.complete:

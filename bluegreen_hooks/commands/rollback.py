@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from bluegreen_hooks.env_errors import require_aws_region
 from bluegreen_hooks.readiness_probe import ReadinessProbe
 
 
 def run(args: argparse.Namespace) -> int:
-    # The readiness check is the slowest part of an "oops": start it before anything else.
-    # The child finds the config exactly as this process does (same arguments, cwd, env).
+    # The readiness check is the slowest part of an "oops": start it before anything else
+    # (but not without a region: then nothing at all may be asked). The child finds the
+    # config exactly as this process does (same arguments, cwd, env).
+    require_aws_region(args.config)
     probe = None if args.force else ReadinessProbe(args.config)
     try:
         from bluegreen_hooks import lifecycle, logs

@@ -9,13 +9,20 @@ from typing import Any
 from bluegreen_hooks import elb
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.commands.common import config_from
+from bluegreen_hooks.config import Config
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    router = elb.read_router(elb.make_client(config), config)
+    client = elb.make_client(config)
+    router = elb.read_router(client, config)
     report = status_report(config.application_name, router)
-    if args.output == "json":
+    preview_report = _preview(client, config, router)
+    if preview_report is not None:
+        report["preview"] = preview_report
+    if args.output == "oops":
+        print(json.dumps(oops_report(report), indent=2))
+    elif args.output == "json":
         print(json.dumps(report, indent=2))
     else:
         print(f"{config.application_name} (load balancer {router.elb_name})")
@@ -23,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
             entry = report[role]
             commit = entry["commit"] or "unknown"
             print(f"  {role:<6}  {entry['color']:<5}  port {entry['port']}  commit {commit}")
+        if preview_report is not None:
+            print(_preview_line(preview_report))
     return 0
 
 
@@ -31,3 +40,35 @@ def status_report(application: str, router: elb.Router) -> dict[str, Any]:
         return {"color": color, "port": router.ports.of(color), "commit": router.commits[color]}
 
     return {"application": application, "active": entry(router.active), "idle": entry(router.idle)}
+
+
+def oops_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The seed's `oops` shape: the idle color is the "off" one."""
+    shaped = {"application": report["application"], "active": report["active"]}
+    shaped["off"] = report["idle"]
+    if "preview" in report:
+        shaped["preview"] = report["preview"]
+    return shaped
+
+
+def _preview(client: Any, config: Config, router: elb.Router) -> dict[str, Any] | None:
+    """Where the preview load balancer points, when the config names one."""
+    if not config.preview_elb_name:
+        return None
+    from bluegreen_hooks import preview
+    from bluegreen_hooks.errors import BluegreenError
+
+    try:
+        state = preview.read_preview(client, config, config.preview_elb_name)
+    except BluegreenError as exc:
+        return {"elb": config.preview_elb_name, "color": None, "port": None, "error": exc.message}
+    return state.to_json(router)
+
+
+def _preview_line(entry: dict[str, Any]) -> str:
+    where = f"(load balancer {entry['elb']})"
+    if entry.get("error"):
+        return f"  preview unknown: {entry['error']}"
+    if entry["color"] is None:
+        return f"  preview on neither color {where}"
+    return f"  preview {entry['color']:<5}  port {entry['port']}  {where}"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from bluegreen_hooks.sandbox.faults import AwsFaults, aws_action
+from bluegreen_hooks.sandbox.operations import OperationLog, aws_operation
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -27,6 +28,7 @@ class MotoServer:
         self._lock = threading.Lock()
         self.requests_by_action: Counter[str] = Counter()
         self.request_log: list[tuple[float, str]] = []  # (time.time() on arrival, action)
+        self.operations = OperationLog("aws")  # who asked for what; kept across reset_counters
         self.faults = AwsFaults()
 
     @property
@@ -62,6 +64,7 @@ class MotoServer:
         self._thread.start()
 
     def stop(self) -> None:
+        self.operations.save()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -76,6 +79,9 @@ class MotoServer:
             with self._lock:
                 self.requests_by_action[action] += 1
                 self.request_log.append((arrived, action))
+            self.operations.add(
+                str(environ.get("HTTP_USER_AGENT", "")), *aws_operation(environ, action)
+            )
             return app(environ, start_response)
 
         return counted

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from pathlib import Path
 from types import TracebackType
 
+from bluegreen_hooks.sandbox import codedeploy_api
 from bluegreen_hooks.sandbox.aws import MotoServer
+from bluegreen_hooks.sandbox.codedeploy_agent import CodeDeployAgent
 from bluegreen_hooks.sandbox.kubeapi import KubeEmulator
 
 REGION = "us-west-2"
@@ -16,14 +19,17 @@ REGION = "us-west-2"
 class Sandbox:
     """Start both emulators on loopback; `env` is what a client needs to reach them."""
 
-    def __init__(self, folder: Path, *, ready_delay: float = 1.0) -> None:
+    def __init__(self, folder: Path, *, ready_delay: float = 1.0, agent: bool = False) -> None:
         self.folder = folder
         self.aws = MotoServer()
         self.kube = KubeEmulator(ready_delay=ready_delay)
         self.kubeconfig = folder / "kubeconfig"
+        self.agent: CodeDeployAgent | None = None
+        self._with_agent = agent
 
     def start(self) -> Sandbox:
         self.folder.mkdir(parents=True, exist_ok=True)
+        codedeploy_api.install()  # the CodeDeploy calls moto lacks, with or without the agent
         self.aws.start()
         try:
             self.kube.start()
@@ -31,9 +37,29 @@ class Sandbox:
             self.aws.stop()
             raise
         self.kube.write_kubeconfig(self.kubeconfig)
+        if self._with_agent:
+            self.start_agent()
         return self
 
+    def start_agent(self) -> CodeDeployAgent:
+        """The emulated CodeDeploy agent, running hooks with this sandbox's env (idempotent)."""
+        if self.agent is None:
+            self.agent = CodeDeployAgent(
+                self.folder / "codedeploy-agent" / "deployment-root",
+                aws_env=self.env,
+                script_env={**self.env, "BLUEGREEN_PYTHON": sys.executable},
+            )
+            self.agent.start()
+        return self.agent
+
+    def stop_agent(self) -> None:
+        """Stop the agent (killing a hook it runs); its deployment-root stays for inspection."""
+        if self.agent is not None:
+            self.agent.stop()
+            self.agent = None
+
     def stop(self) -> None:
+        self.stop_agent()
         self.kube.stop()
         self.aws.stop()
 

@@ -194,3 +194,92 @@ def test_validate_service_sends_traffic_back_when_the_new_color_stops_being_read
     assert "blue is live but only 0/2 replicas are Ready" in result.stderr
     assert app.instance_ports() == {app.green}
     assert app.health_target() == f"HTTP:{app.green}/healthcheck"
+
+
+# --- what CodeDeploy would never do ------------------------------------------------------
+
+
+def run_by_hand(
+    app: App, *argv: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`bluegreen hook ...` typed by a person: no agent environment, no bundle root set."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BLUEGREEN_", "BUNDLE_"))}
+    clean.pop("DEPLOYMENT_ID", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", "hook", *argv, "--log-format", "console"],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("event", EVENTS)
+def test_a_hook_outside_a_bundle_exits_2_and_touches_nothing(app: App, event: str) -> None:
+    before = app.snapshot()
+
+    result = run_by_hand(app, event, cwd=app.folder, env={"DEPLOYMENT_ID": "d-NOBUNDLE"})
+
+    assert result.returncode == 2, result.stderr
+    assert f"{app.folder} has no appspec.yml" in result.stderr
+    assert "--bundle-root" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert app.snapshot() == before
+    assert not list(app.folder.parent.glob("bluegreen-plan-*.json"))
+
+
+@pytest.mark.parametrize("origin", ["--bundle-root", "BLUEGREEN_BUNDLE_ROOT"])
+def test_a_bundle_root_without_appspec_exits_2(app: App, origin: str) -> None:
+    if origin == "--bundle-root":
+        argv, env = ["BeforeInstall", "--bundle-root", str(app.folder)], {}
+    else:
+        argv, env = ["BeforeInstall"], {"BLUEGREEN_BUNDLE_ROOT": str(app.folder)}
+
+    result = run_by_hand(app, *argv, cwd=app.folder.parent, env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert f"{origin} names {app.folder}, which has no appspec.yml" in result.stderr
+    assert not list(app.folder.parent.glob("bluegreen-plan-*.json"))
+
+
+def test_validate_service_without_a_saved_plan_exits_2_naming_the_plan_file(app: App) -> None:
+    bundle = unpack_bundle(app, "d-PLANNED")
+    run_all(app, bundle, "d-PLANNED")
+    before = app.snapshot()
+
+    result = run_hook(app, bundle, "d-NEVERPLANNED", "ValidateService")
+
+    assert result.returncode == 2, result.stderr
+    missing = bundle.parent / "bluegreen-plan-d-NEVERPLANNED.json"
+    record = json.loads(result.stderr.strip().splitlines()[-1])
+    expected = f"no plan saved for deployment d-NEVERPLANNED: {missing} does not exist"
+    assert record["event"] == expected
+    assert "d-PLANNED" in record["fix"]
+    assert app.snapshot() == before
+
+
+def test_json_lines_of_a_hook_name_its_lifecycle_event(app: App) -> None:
+    bundle = unpack_bundle(app, "d-EVENT")
+
+    result = run_hook(app, bundle, "d-EVENT", "BeforeInstall")
+
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {r["lifecycle_event"] for r in records} == {"BeforeInstall"}
+    assert records[-1]["event"] == "hook done"
+
+
+def test_validate_service_by_hand_beside_two_plans_exits_2_listing_them(app: App) -> None:
+    bundle = unpack_bundle(app, "d-TWO")
+    for deployment_id in ("d-TWO", "d-OTHER"):
+        assert run_hook(app, bundle, deployment_id, "BeforeInstall").returncode == 0
+    before = app.snapshot()
+
+    result = run_by_hand(app, "ValidateService", cwd=bundle)
+
+    assert result.returncode == 2, result.stderr
+    error, fix = result.stderr.strip().splitlines()
+    assert error.startswith("error: no plan saved for deployment manual-")
+    assert "plans saved here: d-OTHER, d-TWO" in fix
+    assert app.snapshot() == before

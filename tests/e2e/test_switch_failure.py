@@ -1,4 +1,4 @@
-"""A switch that fails halfway: the listeners already moved go back, read back from the ELB."""
+"""A switch failing halfway: moved listeners go back, or the record says what to fix."""
 
 from __future__ import annotations
 
@@ -38,25 +38,41 @@ def router_of(app: App) -> elb.Router:
     return elb.read_router(boto3.client("elb"), config)
 
 
+def switch_to_green(app: App, client: Any) -> None:
+    config = parse_config({"elb-name": app.elb_name, "application-name": app.name}, Path(".oopsrc"))
+    elb.point_at(client, router_of(app), config.health_check, "green", by="test", step="deploy")
+
+
 def test_failing_second_listener_puts_the_first_back(sandbox: Sandbox, app: App) -> None:
     before = app.listeners()
-    router = router_of(app)
     client: Any = FailingCreates(boto3.client("elb"), failing={2})
 
     with pytest.raises(DeployFailed, match="could not point listener 443") as failure:
-        elb.switch_listeners(client, app.elb_name, router.listeners, app.green)
+        switch_to_green(app, client)
 
     assert failure.value.hint is not None and "back where it was" in failure.value.hint
     assert app.listeners() == before
+    assert app.bluegreen("status").returncode == 0
 
 
-def test_a_listener_that_cannot_be_put_back_is_reported(sandbox: Sandbox, app: App) -> None:
-    router = router_of(app)
+def test_a_listener_that_cannot_be_put_back_is_reported_and_repaired(
+    sandbox: Sandbox, app: App
+) -> None:
     client: Any = FailingCreates(boto3.client("elb"), failing={2, 3})
 
     with pytest.raises(DeployFailed) as failure:
-        elb.switch_listeners(client, app.elb_name, router.listeners, app.green)
+        switch_to_green(app, client)
 
     assert failure.value.hint is not None and "bluegreen repair" in failure.value.hint
-    assert 443 not in app.listeners()
-    assert app.listeners()[80]["InstancePort"] == app.blue
+    assert 80 not in app.listeners()
+    status = app.bluegreen("status")
+    assert status.returncode == 4, status.stderr
+    assert "a switch to green (deploy test) did not finish" in status.stderr
+    assert "listeners 80 missing, 443 on blue" in status.stderr
+
+    repaired = app.bluegreen("repair", "--color", "blue")
+
+    assert repaired.returncode == 0, repaired.stderr
+    assert app.instance_ports() == {app.blue}
+    assert app.listeners()[443]["SSLCertificateId"] == app.certificate
+    assert app.bluegreen("status").returncode == 0

@@ -168,6 +168,10 @@ def make_app(sandbox: Sandbox, tmp_path: Path) -> App:
     name = f"app{os.getpid()}-{number}"
     folder = tmp_path / name
     shutil.copytree(EXAMPLE, folder)
+    # Its own ELB only: a preview load balancer is what release tests add (tests/e2e/releases.py).
+    settings = json.loads((folder / ".oopsrc").read_text())
+    settings.pop("preview-elb-name", None)
+    (folder / ".oopsrc").write_text(json.dumps(settings))
     templates = folder / ".kubernetes" / "deploy"
     for template in templates.iterdir():
         template.rename(templates / template.name.replace("triggers-service", name))

@@ -57,6 +57,12 @@ def test_top_level_help_lists_commands_examples_and_exit_codes(
     assert "bluegreen deploy --commit" in out
     assert "exit codes:" in out
     assert "130  interrupted" in out
+    assert "143  terminated (SIGTERM)" in out
+
+
+def test_repair_chooses_its_color_unless_told() -> None:
+    assert build_parser().parse_args(["repair"]).color is None
+    assert build_parser().parse_args(["repair", "--color", "green"]).color == "green"
 
 
 def test_version_exits_0_and_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:

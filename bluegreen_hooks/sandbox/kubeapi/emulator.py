@@ -8,6 +8,7 @@ import threading
 from types import TracebackType
 
 from ..faults import KubeFaults
+from ..operations import OperationLog
 from .controller import Controller, ReadyEvent
 from .kubeconfig import write_kubeconfig
 from .objects import initial_objects, prepare_create
@@ -75,6 +76,7 @@ class KubeEmulator:
             if self._stopped:
                 return
             self._stopped = True
+            self._stats.operations.save()
             self._store.close()  # wakes and ends watches and the controller
             if self._server is not None:
                 self._server.stop_serving()
@@ -141,6 +143,11 @@ class KubeEmulator:
 
     def reset_counters(self) -> None:
         self._stats.reset()
+
+    @property
+    def operations(self) -> OperationLog:
+        """Every request's (caller, group/resource, verb); see sandbox/operations.py."""
+        return self._stats.operations
 
     @property
     def ready_events(self) -> list[ReadyEvent]:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from ..faults import KubeFaults
+from ..operations import OperationLog, kube_operation
 from . import discovery
 from .errors import ApiError, bad_request, method_not_allowed, path_not_found
 from .objects import Kind, find_kind
@@ -32,6 +33,7 @@ class RequestStats:
         self._lock = threading.Lock()
         self.total = 0
         self._by_verb: dict[str, int] = {}
+        self.operations = OperationLog("kubernetes")  # who asked for what; kept across reset
 
     def count(self, verb: str) -> None:
         with self._lock:
@@ -215,6 +217,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         watching = method == "GET" and query.get("watch", "").lower() in ("true", "1")
         self.server.stats.count("WATCH" if watching else method)
+        self.server.stats.operations.add(
+            self.headers.get("User-Agent", ""), *kube_operation(method, url.path, watching)
+        )
         with self.server.busy():
             self._respond(method, url.path, query, watching)
 

@@ -1,0 +1,47 @@
+"""`bluegreen demo` (what `make demo` runs): the whole story passes and teaches the commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.e2e.test_sandbox_command import clean_env
+
+
+def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", "demo"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "=== The end" in result.stdout
+    commands = [line for line in result.stdout.splitlines() if line.startswith("$ ")]
+    assert commands[:3] == [
+        "$ bluegreen status",
+        "$ bluegreen deploy --commit 1111111aaaaaaaa",
+        "$ bluegreen status",
+    ]
+    assert "$ bluegreen rollback" in commands
+    assert "$ bluegreen deploy --commit broken3cccccccc" in commands
+    release_path = commands[
+        commands.index("$ bluegreen bundle --commit 3333333dddddddd --upload") :
+    ]
+    assert release_path == [
+        "$ bluegreen bundle --commit 3333333dddddddd --upload",
+        "$ oops list",
+        "$ oops deploy 3333333",
+        "$ oops status",
+        "$ oops list",
+        "$ oops rollback",
+        "$ oops preview",
+    ]
+    assert "triggers-service/triggers-service-3333333dddddddd.zip" in result.stdout
+    assert "<- active (blue)" in result.stdout
+    contexts = [line for line in result.stderr.splitlines() if line.startswith("-- ")]
+    deployments = [line for line in contexts if line.startswith("-- triggers-service, deployment ")]
+    assert len(deployments) == 6  # 3 deploys, 2 rollbacks, 1 CodeDeploy deployment
+    assert "Traceback" not in result.stderr
