@@ -34,7 +34,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 sandbox: $(STAMP)
-	$(BIN)/bluegreen sandbox
+	$(BIN)/bluegreen sandbox --app examples/triggers-service
 
 bench: compile
 	$(BIN)/python -m bench
