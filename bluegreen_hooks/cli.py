@@ -11,7 +11,13 @@ from bluegreen_hooks import __version__, errors, logs, signals
 from bluegreen_hooks.identity import named_to_aws
 
 HOOK_EVENTS = ("BeforeInstall", "ApplicationStart", "ValidateService")
-SWITCHING = ("deploy", "hook", "rollback", "repair", "preview")  # stop only at a switch's safe points
+SWITCHING = (
+    "deploy",
+    "hook",
+    "rollback",
+    "repair",
+    "preview",
+)  # stop only at a switch's safe points
 # Commands that set the scene on the emulators: their AWS requests are not the product's.
 _SCENE_SETTERS = ("sandbox", "demo")
 

@@ -203,8 +203,9 @@ class Cluster:
         """After 409: whether the object there is this very manifest (a retried POST that had
         landed, or a rerun after a crash), by its content hash."""
         wanted = _hash(manifest)
-        existing = self.rest.find(self._path(manifest["kind"], manifest["metadata"]["name"]))
-        return wanted is not None and existing is not None and _hash(existing) == wanted
+        name = manifest["metadata"]["name"]
+        found = self._list(manifest["kind"], fieldSelector=f"metadata.name={name}")
+        return wanted is not None and any(_hash(existing) == wanted for existing in found)
 
     def _wait_until_empty(self, kind: str, *, timeout: float = 120, **selector: str) -> None:
         """Watch until nothing matches (deletion can take a while on a real cluster)."""

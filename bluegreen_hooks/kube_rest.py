@@ -57,8 +57,8 @@ def _safe_to_retry(method: str) -> bool:
     GET and DELETE are idempotent; every PUT carries a resourceVersion, so a repeat after a
     write that landed fails with 409 instead of writing again. A POST that met 429 or a refused
     connection was never carried out; after a 5xx or a dropped connection it may have been,
-    and `create` recognises its own object in the 409 that the repeat then meets. PATCH (unused)
-    is not repeated.
+    and the caller recognises its own object in the 409 that the repeat then meets (a
+    manifest by its content hash, the lock by its holder). PATCH (unused) is not repeated.
     """
     return method in ("GET", "DELETE", "PUT", "POST")
 
@@ -95,17 +95,9 @@ class Rest:
             raise
 
     def create(self, path: str, body: Object) -> Object:
-        """POST; if a retry after an unclear failure meets 409, the object it finds may be the
-        one the first attempt created: it counts as created when it holds everything we sent."""
-        try:
-            return self.request("POST", path, body=body)
-        except ApiException as exc:
-            if exc.status != 409 or not getattr(exc, "after_unclear_attempt", False):
-                raise
-            existing = self.find(f"{path}/{body['metadata']['name']}")
-            if existing is None or not contains(existing, body):
-                raise
-            return existing
+        """POST. A retry after a 5xx or a dropped connection may meet 409 for the object the
+        first attempt created: callers recognise their own (a manifest's hash, a Lease's holder)."""
+        return self.request("POST", path, body=body)
 
     def replace(self, path: str, body: Object) -> Object:
         return self.request("PUT", path, body=body)
@@ -169,7 +161,6 @@ class Rest:
             body=body,
             auth_settings=["BearerToken"],
         )
-        unclear = False  # an earlier attempt may have been carried out
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last = attempt == MAX_ATTEMPTS
             try:
@@ -179,7 +170,6 @@ class Rest:
             except urllib3.exceptions.HTTPError as exc:
                 if last or not _safe_to_retry(method):
                     raise self._unreachable(exc) from exc
-                unclear = unclear or not isinstance(exc, urllib3.exceptions.NewConnectionError)
                 self._wait_to_retry(method, path, attempt, None, _short(_reason(exc)))
                 continue
             if stream and 200 <= response.status <= 299:
@@ -188,18 +178,16 @@ class Rest:
             if 200 <= response.status <= 299:
                 return response
             if response.status in RETRIED_STATUSES and not last and _safe_to_retry(method):
-                unclear = unclear or response.status != 429
                 self._wait_to_retry(
                     method, path, attempt, _retry_after(response), f"HTTP {response.status}"
                 )
                 continue
-            raise self._refused(method, path, response, unclear=unclear)
+            raise self._refused(method, path, response)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     @staticmethod
-    def _refused(method: str, path: str, response: Any, *, unclear: bool) -> Exception:
-        """The client's ApiException for an error answer (DeployFailed with a fix for 403),
-        marked with whether an earlier attempt may have been carried out."""
+    def _refused(method: str, path: str, response: Any) -> Exception:
+        """The client's ApiException for an error answer (DeployFailed with a fix for 403)."""
         try:  # the client raises it rather than returning it
             ApiException.from_response(
                 http_resp=response, body=response.data.decode("utf-8", "replace"), data=None
@@ -213,7 +201,6 @@ class Rest:
                 )
                 refused.__cause__ = error
                 return refused
-            error.after_unclear_attempt = unclear  # type: ignore[attr-defined]
             return error
         return ApiException(status=response.status, reason=response.reason)
 
@@ -255,21 +242,6 @@ def _chunks(raw: Any) -> Iterator[bytes]:
         yield from raw.stream(amt=None, decode_content=False)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise WatchInterrupted(_short(_reason(exc))) from exc
-
-
-def contains(found: Any, sent: Any) -> bool:
-    """Whether `found` holds every field of `sent` with the same value (the server adds more)."""
-    if isinstance(sent, dict):
-        return isinstance(found, dict) and all(
-            key in found and contains(found[key], value) for key, value in sent.items()
-        )
-    if isinstance(sent, list):
-        return (
-            isinstance(found, list)
-            and len(found) == len(sent)
-            and all(contains(f, s) for f, s in zip(found, sent, strict=True))
-        )
-    return bool(found == sent)
 
 
 def _reason(exc: Exception) -> object:
