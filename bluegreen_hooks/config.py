@@ -145,7 +145,8 @@ def find_config(explicit: str | None = None, *, bundle_root: Path | None = None)
             path = Path(chosen)
             if not _is_file(path):
                 raise ConfigError(
-                    f"{origin} names {short_repr(chosen)[1:-1]}, which is not a file",
+                    f"{origin} names {chosen if len(chosen) < 1000 else chosen[:997] + '...'},"
+                    " which is not a file",
                     hint=f"point {origin} at your application's {CONFIG_NAME}",
                 )
             return path
@@ -197,8 +198,13 @@ def _read_text(path: Path) -> str:
 
 
 def _parse_document(path: Path, text: str) -> Mapping[str, Any]:
+    if not text.strip():
+        raise ConfigError(
+            f"{path}: is empty", hint=f"a {CONFIG_NAME} needs at least\n{SAMPLE_CONFIG}"
+        )
     try:
-        data = json.loads(text)  # the seed's format, and much cheaper to load than PyYAML
+        # the seed's format, and much cheaper to load than PyYAML
+        data = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_no_repeats(path))
     except RecursionError:
         raise _too_deep(path) from None
     except ValueError as json_error:  # JSONDecodeError, or an integer of thousands of digits
@@ -209,6 +215,23 @@ def _parse_document(path: Path, text: str) -> Mapping[str, Any]:
             hint='write a JSON object such as {"elb-name": "...", "application-name": "..."}',
         )
     return data
+
+
+def _no_repeats(path: Path) -> Any:
+    """A JSON object hook that refuses a key written twice (the last one would silently win)."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in data:
+                raise ConfigError(
+                    f"{path}: key '{short_repr(key)[1:-1]}' is written twice",
+                    hint="keep one of them; the last one would silently win",
+                )
+            data[key] = value
+        return data
+
+    return build
 
 
 def _too_deep(path: Path) -> ConfigError:

@@ -67,6 +67,13 @@ def require_aws_region(config_arg: str | None) -> None:
 
 def aws_usage_error(exc: Exception) -> UsageError | None:
     """botocore's errors about the environment (not about a request), with the fix; else None."""
+    if isinstance(exc, ValueError) and _raised_in_botocore(exc):
+        # botocore checks AWS_ENDPOINT_URL, AWS_MAX_ATTEMPTS, ... with plain ValueErrors
+        return UsageError(
+            f"AWS settings: {str(exc)[:200]}",
+            hint="check the AWS_* environment variables (AWS_ENDPOINT_URL must be a URL such"
+            " as https://host:port) and ~/.aws/config",
+        )
     if not type(exc).__module__.startswith("botocore"):
         return None
     name = type(exc).__name__
@@ -92,6 +99,14 @@ def aws_usage_error(exc: Exception) -> UsageError | None:
     if name == "ConfigParseError":
         return UsageError(f"AWS: {exc}", hint="fix or move that file (it is INI: [profile x])")
     return None
+
+
+def _raised_in_botocore(exc: BaseException) -> bool:
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    module = "" if frame is None else str(frame.tb_frame.f_globals.get("__name__", ""))
+    return module.startswith(("botocore", "boto3"))
 
 
 def default_kubeconfig() -> str:

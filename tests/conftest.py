@@ -38,7 +38,8 @@ def _whole_suite(session: pytest.Session) -> bool:
     tests_root = config.rootpath / "tests"
     chosen = {Path(arg.split("::")[0]).resolve() for arg in config.args}
     return (
-        chosen <= {tests_root, config.rootpath}
+        bool(chosen)
+        and chosen <= {tests_root, config.rootpath}
         and not config.option.keyword
         and not config.option.markexpr
         and not config.getoption("deselect", None)

@@ -181,3 +181,25 @@ def test_a_deploy_with_an_unusable_kubeconfig_touches_nothing(
     assert result.returncode == 2, result.stderr
     assert f"cannot use the kubeconfig {kubeconfig}: invalid YAML at line 2" in result.stderr
     assert app.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "fragment"),
+    [
+        ("AWS_ENDPOINT_URL", "not a url", "Invalid endpoint: not a url"),
+        ("AWS_ENDPOINT_URL", "http://", "Invalid endpoint: http://"),
+        ("AWS_MAX_ATTEMPTS", "many", "'many'"),
+    ],
+)
+def test_a_malformed_aws_setting_exits_2_naming_it(
+    sandbox: Sandbox, app: App, home: Path, setting: str, value: str, fragment: str
+) -> None:
+    env = clean_env(sandbox, home, AWS_DEFAULT_REGION="us-west-2", **{setting: value})
+    aws_before = sandbox.aws.request_count
+
+    result = run(app, env, "status")
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "AWS settings: " in result.stderr and fragment in result.stderr
+    assert sandbox.aws.request_count == aws_before

@@ -39,9 +39,16 @@ KNOWN_KEYS = [
     "template-env",
     "preview-elb-name",
 ]
-COMMANDS = (["status"], ["deploy", "--commit", "abc1234"], ["render", "--commit", "abc1234"])
+COMMANDS = (
+    ["status"],
+    ["deploy", "--commit", "abc1234"],
+    ["render", "--commit", "abc1234"],
+    ["readiness"],
+    ["hook", "ValidateService"],
+)
+TEMPLATE_COMMANDS = (["deploy", "--commit", "abc1234"], ["render", "--commit", "abc1234"])
 HOSTILE = settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -327,7 +334,7 @@ def test_the_good_templates_of_the_hostile_tests_render(sandbox: Sandbox, base: 
 
 
 @HOSTILE
-@given(templates=hostile_templates(), command=st.sampled_from(COMMANDS[1:]))
+@given(templates=hostile_templates(), command=st.sampled_from(TEMPLATE_COMMANDS))
 def test_any_hostile_template_is_exit_2_with_one_short_line_and_no_request(
     sandbox: Sandbox, base: App, templates: tuple[str | bytes, str], command: list[str]
 ) -> None:
@@ -482,3 +489,35 @@ def test_a_template_env_value_cannot_smuggle_in_another_object(sandbox: Sandbox,
 
     record = assert_one_short_config_error(code, out, err)
     assert "unsupported kind 'Secret'" in record["event"]
+
+
+kubeconfig_documents = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=200).map(str.encode),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries(
+        {"apiVersion": st.just("v1"), "kind": st.just("Config")},
+        optional={
+            "clusters": json_values,
+            "users": json_values,
+            "contexts": json_values,
+            "current-context": json_values,
+        },
+    ).map(lambda v: json.dumps(v).encode()),
+    yaml_tags.map(lambda tag: f"current-context: {tag}\n".encode()),
+)
+
+
+@HOSTILE
+@given(content=kubeconfig_documents)
+def test_any_hostile_kubeconfig_is_exit_2_naming_the_file_and_no_request(
+    sandbox: Sandbox, base: App, content: bytes
+) -> None:
+    kubeconfig = base.folder / "hostile-kubeconfig"
+    kubeconfig.write_bytes(content)
+
+    with environment(KUBECONFIG=str(kubeconfig)):
+        code, out, err = run_in_process(sandbox, ["readiness", "--config", str(base.config)])
+
+    record = assert_one_short_config_error(code, out, err)
+    assert str(kubeconfig) in record["event"]

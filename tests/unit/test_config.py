@@ -400,7 +400,8 @@ def test_unknown_key_with_no_close_match_lists_the_known_keys(
     [
         ('["elb-name", "application-name"]', "expected a mapping of keys to values, found list"),
         ("just a sentence", "expected a mapping of keys to values, found str"),
-        ("", "expected a mapping of keys to values, found NoneType"),
+        ("", "is empty"),
+        ("# only a comment\n", "expected a mapping of keys to values, found NoneType"),
         ('{"elb-name": "x",', "invalid JSON at line 1, column 18: Expecting property name"),
         ('"elb-name": "x", "application-name": ', "invalid YAML at line 1, column 16: expected"),
         ('{\n  "elb-name": "x"\n  "region": "y"\n}', "invalid JSON at line 3, column 3"),

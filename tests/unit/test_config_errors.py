@@ -164,3 +164,37 @@ def test_require_of_a_key_that_is_not_optional_is_a_programming_error(tmp_path: 
 
     with pytest.raises(ValueError, match="s3_bucket"):
         config.require("s3_bucket")
+
+
+def test_a_key_written_twice_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
+    error = _load(tmp_path, '{"elb-name": "a", "application-name": "b", "elb-name": "c"}')
+
+    assert error.message.endswith("key 'elb-name' is written twice")
+
+
+def test_a_byte_order_mark_from_a_windows_editor_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / ".oopsrc"
+    path.write_text('\ufeff{"elb-name": "a", "application-name": "b"}', encoding="utf-8")
+
+    assert load_config(path).elb_name == "a"
+
+
+def test_an_empty_file_says_so_and_shows_a_sample(tmp_path: Path) -> None:
+    error = _load(tmp_path, "  \n")
+
+    assert error.message.endswith(": is empty")
+    assert SAMPLE_CONFIG in (error.hint or "")
+
+
+def test_the_builtin_variables_template_env_may_not_shadow_are_the_ones_templates_get(
+    tmp_path: Path, seed_config: dict[str, Any]
+) -> None:
+    from bluegreen_hooks.colors import Ports
+    from bluegreen_hooks.config import BUILTIN_TEMPLATE_VARIABLES
+    from bluegreen_hooks.plan import template_variables
+
+    config = parse_config(seed_config, tmp_path / ".oopsrc")
+
+    given = template_variables(config, Ports(blue=30001, green=30002), "blue", "abc1234", "d-1")
+
+    assert set(given) == BUILTIN_TEMPLATE_VARIABLES

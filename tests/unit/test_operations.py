@@ -136,3 +136,42 @@ def test_compare_finds_what_the_docs_lack_always_and_what_they_grant_unused_on_a
     assert whole.kube_missing == set()
     assert exact.aws_missing == set()
     assert partial.lines()[0].startswith("iam-policy.json lacks what the product did")
+
+
+def _session(args: list[str], root: Path, **options: Any) -> Any:
+    from types import SimpleNamespace
+
+    option = SimpleNamespace(keyword=options.get("keyword", ""), markexpr="")
+    config = SimpleNamespace(
+        args=args,
+        rootpath=root,
+        option=option,
+        getoption=lambda name, default=None: options.get(name, default),
+    )
+    return SimpleNamespace(config=config, testsfailed=options.get("failed", 0), testscollected=9)
+
+
+@pytest.mark.parametrize(
+    ("args", "options", "whole"),
+    [
+        (["tests"], {}, True),
+        ([], {}, False),
+        (["tests/e2e"], {}, False),
+        (["tests"], {"keyword": "deploy"}, False),
+        (["tests"], {"lf": True}, False),
+        (["tests"], {"failed": 1}, False),
+    ],
+)
+def test_unused_grants_are_judged_only_after_a_whole_passing_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    options: dict[str, Any],
+    whole: bool,
+) -> None:
+    from tests.conftest import _whole_suite
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tests" / "e2e").mkdir(parents=True)
+
+    assert _whole_suite(_session(args, tmp_path, **options)) is whole
