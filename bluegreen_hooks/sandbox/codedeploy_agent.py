@@ -358,6 +358,7 @@ class CodeDeployAgent:
             start_new_session=True,  # its own process group, killed as a whole on timeout
         )
         self._running = process
+        started = time.monotonic()  # one deadline for the script and its output, as the agent
         readers = [
             _reader(process.stdout, "[stdout]", log),
             _reader(process.stderr, "[stderr]", log),
@@ -380,7 +381,15 @@ class CodeDeployAgent:
                 location,
                 log.tail,
             )
-        _join(readers, timeout)
+        _join(readers, max(0.0, started + timeout - time.monotonic()))
+        if any(reader.is_alive() for reader in readers):  # a child still holds the output
+            _kill_group(process, signal.SIGKILL)
+            raise EventFailed(
+                "UnknownError",
+                f"Script at specified location: {location} failed to close STDOUT",
+                location,
+                log.tail,
+            )
         if code != 0:
             raise EventFailed(
                 "ScriptFailed",

@@ -229,3 +229,20 @@ def test_the_agent_keeps_the_last_five_revisions_of_a_group(app: App) -> None:
 
     group = app.sandbox.agent.deployment_root / group_id(app)  # type: ignore[union-attr]
     assert sorted(p.name for p in group.iterdir()) == sorted(ids[-5:])
+
+
+def test_a_script_whose_child_keeps_its_output_open_fails_when_its_timeout_ends(
+    app: App,
+) -> None:
+    files = {
+        "appspec.yml": appspec({"BeforeInstall": ("hooks/leaves-a-child", 1)}),
+        "hooks/leaves-a-child": "#!/bin/sh\necho leaving\nsleep 60 &\nexit 0\n",
+    }
+
+    deployment_id = deploy(app, zipped(files))
+
+    assert wait_for_end(deployment_id)["status"] == "Failed"
+    failed = lifecycle_events(deployment_id)["BeforeInstall"]
+    assert failed["status"] == "Failed"
+    assert failed["diagnostics"]["message"].endswith("failed to close STDOUT")
+    assert "[stdout]leaving" in failed["diagnostics"]["logTail"]
