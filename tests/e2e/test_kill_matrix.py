@@ -158,12 +158,21 @@ def test_a_rollback_killed_at_any_call_of_its_switch_recovers_when_rerun(
     assert_converged(app, "green")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
+@pytest.mark.parametrize(
+    ("signum", "reruns"),
+    [
+        (signal.SIGKILL, ("ApplicationStart", "ValidateService")),
+        (signal.SIGTERM, ("ApplicationStart", "ValidateService")),
+        (signal.SIGKILL, ("ValidateService",)),
+    ],
+    ids=["KILL", "TERM", "KILL-then-ValidateService-alone"],
+)
 def test_application_start_stopped_mid_switch_is_finished_by_rerunning_the_hook(
-    app: App, signum: signal.Signals
+    app: App, signum: signal.Signals, reruns: tuple[str, ...]
 ) -> None:
     """CodeDeploy kills a hook past its `timeout` (or the host dies); the agent's retry, or a
-    person, reruns the same hook of the same deployment."""
+    person, reruns the same hook of the same deployment (ValidateService, run alone, also
+    finishes the switch before it validates)."""
     add_policies(app)
     bundle = unpack_bundle(app, "d-HOOK")
     assert run_hook(app, bundle, "d-HOOK", "BeforeInstall").returncode == 0
@@ -184,7 +193,7 @@ def test_application_start_stopped_mid_switch_is_finished_by_rerunning_the_hook(
 
     assert hook.returncode == (-9 if signum == signal.SIGKILL else 143), stderr
     status_after_kill(app, finished=False)
-    for event in ("ApplicationStart", "ValidateService"):
+    for event in reruns:
         result = run_hook(app, bundle, "d-HOOK", event)
         assert result.returncode == 0, f"{event}: {result.stderr}"
     assert_converged(app, "green")
