@@ -22,7 +22,14 @@ import pytest
 
 from bluegreen_hooks.lock import holder_identity
 from bluegreen_hooks.sandbox.environment import Sandbox
-from tests.e2e.listeners import add_policies, assert_converged, lock_holder, reset_router
+from tests.e2e.listeners import (
+    add_policies,
+    assert_converged,
+    delete_listener,
+    lock_holder,
+    reset_router,
+    start_switch,
+)
 from tests.e2e.runs import Background, start, status
 from tests.e2e.test_hooks import SHIMS, agent_env, run_hook, unpack_bundle
 from tests.e2e.world import App, make_app
@@ -196,4 +203,20 @@ def test_application_start_stopped_mid_switch_is_finished_by_rerunning_the_hook(
     for event in reruns:
         result = run_hook(app, bundle, "d-HOOK", event)
         assert result.returncode == 0, f"{event}: {result.stderr}"
+    assert_converged(app, "green")
+
+
+def test_a_repair_killed_halfway_is_finished_by_running_it_again(blue_live: App) -> None:
+    app = blue_live
+    reset_router(app, "blue", blue=V2, green=V1)
+    start_switch(app, "green", "deploy")
+    delete_listener(app, 80)
+
+    kill_at(app, "CreateLoadBalancerListeners", 1, "repair")
+
+    code, _, stderr = status(app)
+    assert code == 4, stderr
+    assert "listeners 80 on green without its policies sticky, 443 on blue" in stderr
+    again = app.bluegreen("repair")
+    assert again.returncode == 0, again.stderr
     assert_converged(app, "green")
