@@ -22,7 +22,14 @@ import pytest
 
 from bluegreen_hooks.lock import holder_identity
 from bluegreen_hooks.sandbox.environment import Sandbox
-from tests.e2e.listeners import add_policies, assert_converged, lock_holder, reset_router
+from tests.e2e.listeners import (
+    add_policies,
+    assert_converged,
+    delete_listener,
+    lock_holder,
+    reset_router,
+    start_switch,
+)
 from tests.e2e.runs import Background, start, status
 from tests.e2e.test_hooks import SHIMS, agent_env, run_hook, unpack_bundle
 from tests.e2e.world import App, make_app
@@ -158,12 +165,21 @@ def test_a_rollback_killed_at_any_call_of_its_switch_recovers_when_rerun(
     assert_converged(app, "green")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
+@pytest.mark.parametrize(
+    ("signum", "reruns"),
+    [
+        (signal.SIGKILL, ("ApplicationStart", "ValidateService")),
+        (signal.SIGTERM, ("ApplicationStart", "ValidateService")),
+        (signal.SIGKILL, ("ValidateService",)),
+    ],
+    ids=["KILL", "TERM", "KILL-then-ValidateService-alone"],
+)
 def test_application_start_stopped_mid_switch_is_finished_by_rerunning_the_hook(
-    app: App, signum: signal.Signals
+    app: App, signum: signal.Signals, reruns: tuple[str, ...]
 ) -> None:
     """CodeDeploy kills a hook past its `timeout` (or the host dies); the agent's retry, or a
-    person, reruns the same hook of the same deployment."""
+    person, reruns the same hook of the same deployment (ValidateService, run alone, also
+    finishes the switch before it validates)."""
     add_policies(app)
     bundle = unpack_bundle(app, "d-HOOK")
     assert run_hook(app, bundle, "d-HOOK", "BeforeInstall").returncode == 0
@@ -184,7 +200,23 @@ def test_application_start_stopped_mid_switch_is_finished_by_rerunning_the_hook(
 
     assert hook.returncode == (-9 if signum == signal.SIGKILL else 143), stderr
     status_after_kill(app, finished=False)
-    for event in ("ApplicationStart", "ValidateService"):
+    for event in reruns:
         result = run_hook(app, bundle, "d-HOOK", event)
         assert result.returncode == 0, f"{event}: {result.stderr}"
+    assert_converged(app, "green")
+
+
+def test_a_repair_killed_halfway_is_finished_by_running_it_again(blue_live: App) -> None:
+    app = blue_live
+    reset_router(app, "blue", blue=V2, green=V1)
+    start_switch(app, "green", "deploy")
+    delete_listener(app, 80)
+
+    kill_at(app, "CreateLoadBalancerListeners", 1, "repair")
+
+    code, _, stderr = status(app)
+    assert code == 4, stderr
+    assert "listeners 80 on green without its policies sticky, 443 on blue" in stderr
+    again = app.bluegreen("repair")
+    assert again.returncode == 0, again.stderr
     assert_converged(app, "green")
