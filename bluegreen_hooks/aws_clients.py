@@ -3,11 +3,13 @@
 botocore's `standard` retry mode retries throttling (`Throttling`, `RequestLimitExceeded`, ...),
 5xx answers and connection errors with exponential backoff and jitter, bounded by
 MAX_ATTEMPTS in all (the first attempt included) and by a retry quota shared by the client.
-Permanent errors (AccessDenied, a missing load balancer) are not retried.
+Permanent errors (AccessDenied, a missing load balancer) are not retried. An operator's own
+AWS_RETRY_MODE or AWS_MAX_ATTEMPTS (environment or profile) wins over these defaults.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 RETRY_MODE: Literal["standard"] = "standard"
@@ -23,8 +25,18 @@ def make_client(service_name: str, region: str | None) -> Any:
     from botocore.config import Config
 
     settings = Config(
-        retries={"mode": RETRY_MODE, "total_max_attempts": MAX_ATTEMPTS},
+        retries=_retries(),
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
     )
     return boto3.client(service_name, region_name=region, config=settings)  # type: ignore[call-overload]
+
+
+def _retries() -> dict[str, Any]:
+    """Our retry defaults, leaving out what the operator set (botocore reads and checks it)."""
+    retries: dict[str, Any] = {}
+    if "AWS_RETRY_MODE" not in os.environ:
+        retries["mode"] = RETRY_MODE
+    if "AWS_MAX_ATTEMPTS" not in os.environ:
+        retries["total_max_attempts"] = MAX_ATTEMPTS
+    return retries

@@ -151,7 +151,11 @@ def run_in_shell(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[str, 
     )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    error, fix = result.stderr.strip().splitlines()
+    *before, error, fix = result.stderr.strip().splitlines()
+    # Before giving up, the run may say its context once and each retry of a refused request.
+    assert all(line.startswith("-- ") or "request failed; retrying" in line for line in before), (
+        before
+    )
     return error, fix
 
 
