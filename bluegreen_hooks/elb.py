@@ -474,10 +474,11 @@ def _put_back(
     was missing before) leaves the record, so `status` says so and `repair` can finish.
     """
     restored = True
+    now = _listeners_now(client, router.elb_name)
     for spec in router.listeners:
         found = router.found.get(spec.port)
-        if spec.port not in ports or found is None:
-            continue
+        if spec.port not in ports or found is None or now.get(spec.port) == found:
+            continue  # a refused delete, for one, leaves its listener where it was
         try:
             client.delete_load_balancer_listeners(
                 LoadBalancerName=router.elb_name, LoadBalancerPorts=[spec.port]
@@ -495,6 +496,15 @@ def _put_back(
             get_logger().error("could not clear the switch record", error=error)
             return False
     return clean
+
+
+def _listeners_now(client: ElasticLoadBalancingClient, elb_name: str) -> dict[int, Listener]:
+    """The listeners as they are now, or none known if they cannot be read."""
+    try:
+        found = client.describe_load_balancers(LoadBalancerNames=[elb_name])
+    except Exception:
+        return {}
+    return listeners_found(dict(found["LoadBalancerDescriptions"][0]))
 
 
 def health_check_settings(check: HealthCheck, port: int) -> dict[str, Any]:

@@ -75,6 +75,7 @@ def test_an_aws_refusal_of_the_switch_stops_with_traffic_untouched(
     assert result.returncode == 1, result.stderr
     assert "AccessDenied" in result.stderr
     assert "elasticloadbalancing:DeleteLoadBalancerListeners" in result.stderr
+    assert "every listener is back where it was" in result.stderr
     assert "Traceback" not in result.stderr
     assert app.listeners() == before
     assert app.health_target() == health
