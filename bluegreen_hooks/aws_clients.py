@@ -10,7 +10,10 @@ AWS_RETRY_MODE or AWS_MAX_ATTEMPTS (environment or profile) wins over these defa
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from botocore.config import _RetryDict
 
 RETRY_MODE: Literal["standard"] = "standard"
 MAX_ATTEMPTS = 8
@@ -32,9 +35,9 @@ def make_client(service_name: str, region: str | None) -> Any:
     return boto3.client(service_name, region_name=region, config=settings)  # type: ignore[call-overload]
 
 
-def _retries() -> dict[str, Any]:
+def _retries() -> _RetryDict:
     """Our retry defaults, leaving out what the operator set (botocore reads and checks it)."""
-    retries: dict[str, Any] = {}
+    retries: _RetryDict = {}
     if "AWS_RETRY_MODE" not in os.environ:
         retries["mode"] = RETRY_MODE
     if "AWS_MAX_ATTEMPTS" not in os.environ:
