@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bluegreen_hooks.sandbox.faults import AwsFaults, aws_action
-from bluegreen_hooks.sandbox.operations import OperationLog, aws_operation
+from bluegreen_hooks.sandbox.faults import AwsFaults
+from bluegreen_hooks.sandbox.operations import OperationLog, aws_action, aws_operation
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -7,18 +7,18 @@ refuse, cut and kill; `injected` counts what was done, by kind.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import random
-import re
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
+
+from bluegreen_hooks.sandbox.operations import aws_action, aws_service
 
 Callback = Callable[[], None]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -75,34 +75,6 @@ def _take_due(pending: list[_Pending], first: str, second: str) -> list[Callback
 
 
 # --- AWS ------------------------------------------------------------------------------------
-
-
-def aws_action(environ: dict[str, Any]) -> str:
-    """The AWS action of a request: query protocol (ELB, IAM) from the query or the form body,
-    JSON protocol from X-Amz-Target, else `METHOD /path` (REST protocols)."""
-    query = parse_qs(str(environ.get("QUERY_STRING", "")))
-    if "Action" in query:
-        return query["Action"][0]
-    target = environ.get("HTTP_X_AMZ_TARGET")
-    if target:
-        return str(target).rsplit(".", 1)[-1]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length and str(environ.get("CONTENT_TYPE", "")).startswith(
-        "application/x-www-form-urlencoded"
-    ):
-        body = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
-        form = parse_qs(body.decode("utf-8", "replace"))
-        if "Action" in form:
-            return str(form["Action"][0])
-    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
-
-
-def _aws_service(environ: dict[str, Any]) -> str:
-    """The signing name from the SigV4 scope (`Credential=KEY/DATE/REGION/SERVICE/...`)."""
-    scope = r"Credential=[^/]+/\d+/[^/]+/([^/]+)/"
-    found = re.search(scope, str(environ.get("HTTP_AUTHORIZATION")))
-    return found.group(1) if found else "aws"
 
 
 class AwsFaults:
@@ -189,7 +161,7 @@ class AwsFaults:
                 status, code = self._refused[action]
                 message = (
                     f"User: arn:aws:iam::123456789012:user/sandbox is not authorized to "
-                    f"perform: {_aws_service(environ)}:{action}"
+                    f"perform: {aws_service(environ)}:{action}"
                 )
             elif (
                 (transient := self._transient) is not None

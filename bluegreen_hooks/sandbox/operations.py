@@ -9,6 +9,7 @@ the product's operations with docs/iam-policy.json and docs/rbac.yaml.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -66,13 +67,36 @@ class OperationLog:
         return path
 
 
-def aws_operation(environ: dict[str, Any], action: str) -> tuple[str, str]:
-    """(service, action) of a request to moto; `action` is what the counters already found."""
-    scope = _CREDENTIAL_SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-    service = scope.group(1) if scope else "unsigned"
+def aws_action(environ: dict[str, Any]) -> str:
+    """The AWS action of a request: query protocol (ELB, IAM) from the query or the form body,
+    JSON protocol from X-Amz-Target, else `METHOD /path` (REST protocols)."""
+    query = parse_qs(str(environ.get("QUERY_STRING", "")))
+    if "Action" in query:
+        return query["Action"][0]
     target = environ.get("HTTP_X_AMZ_TARGET")
-    if target:  # JSON protocol (CodeDeploy): "CodeDeploy_20141006.CreateDeployment"
-        return service, str(target).rsplit(".", 1)[-1]
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length and str(environ.get("CONTENT_TYPE", "")).startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+        form = parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in form:
+            return str(form["Action"][0])
+    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
+
+
+def aws_service(environ: dict[str, Any]) -> str:
+    """The signing name of a request, from its SigV4 credential scope."""
+    scope = _CREDENTIAL_SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    return scope.group(1) if scope else "unsigned"
+
+
+def aws_operation(environ: dict[str, Any], action: str) -> tuple[str, str]:
+    """(service, action) of a request to moto; `action` is what `aws_action` found."""
+    service = aws_service(environ)
     if service == "s3":
         return service, _s3_action(environ)
     return service, action

@@ -12,6 +12,7 @@ from bluegreen_hooks.identity import USER_AGENT
 from bluegreen_hooks.sandbox.operations import (
     OPERATIONS_ENV,
     OperationLog,
+    aws_action,
     aws_operation,
     kube_operation,
 )
@@ -26,7 +27,10 @@ def signed(service: str, **environ: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [
-        (signed("elasticloadbalancing"), ("elasticloadbalancing", "DescribeTags")),
+        (
+            signed("elasticloadbalancing", QUERY_STRING="Action=DescribeTags"),
+            ("elasticloadbalancing", "DescribeTags"),
+        ),
         (
             signed("codedeploy", HTTP_X_AMZ_TARGET="CodeDeploy_20141006.CreateDeployment"),
             ("codedeploy", "CreateDeployment"),
@@ -43,7 +47,7 @@ def signed(service: str, **environ: str) -> dict[str, Any]:
 def test_aws_operation_names_service_and_action(
     environ: dict[str, Any], expected: tuple[str, str]
 ) -> None:
-    assert aws_operation(environ, "DescribeTags") == expected
+    assert aws_operation(environ, aws_action(environ)) == expected
 
 
 @pytest.mark.parametrize(
