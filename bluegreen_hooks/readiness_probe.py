@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.errors import DeployFailed
 
+QUIET_SECONDS = 2.0  # an answer slower than this is explained while we wait
+
 
 @dataclass(frozen=True)
 class ColorReadiness:
@@ -54,12 +56,13 @@ class ReadinessProbe:
     def result(self, timeout: float | None = None) -> ClusterReadiness:
         """The child's answer; it may take up to one lease duration to tell whether a deploy
         that holds the lock is still alive."""
-        if timeout is None:
-            from bluegreen_hooks.lock import lease_seconds
+        from bluegreen_hooks.lock import lease_seconds
 
-            timeout = 60 + lease_seconds()
+        lease = lease_seconds()
+        if timeout is None:
+            timeout = 60 + lease
         try:
-            out, err = self._child.communicate(timeout=timeout)
+            out, err = self._answer(timeout, lease)
         except subprocess.TimeoutExpired as exc:
             self._child.kill()
             self._child.communicate()
@@ -75,6 +78,22 @@ class ReadinessProbe:
             lock_holder=lock.get("holder"),
             lock_until=lock.get("until"),
         )
+
+    def _answer(self, timeout: float, lease: int) -> tuple[str, str]:
+        """The child's output; if it is slow, say why the rollback is waiting."""
+        try:
+            return self._child.communicate(timeout=min(QUIET_SECONDS, timeout))
+        except subprocess.TimeoutExpired:
+            if timeout <= QUIET_SECONDS:
+                raise
+        from bluegreen_hooks.logs import get_logger
+
+        get_logger().info(
+            "waiting for the readiness check (a lock left by a dead deploy lapses within "
+            f"{lease} s)",
+            waiting_at_most=f"{timeout - QUIET_SECONDS:.0f} s",
+        )
+        return self._child.communicate(timeout=timeout - QUIET_SECONDS)
 
     def cancel(self) -> None:
         if self._child.poll() is None:
