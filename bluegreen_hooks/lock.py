@@ -244,7 +244,6 @@ class HeldLock:
         self.duration = duration
         self._version = version
         self._acquired = _micro_time(datetime.now(UTC))
-        self._renewed = time.monotonic()
         self._lost: str | None = None
         self._mutex = threading.Lock()
         self._stopping = threading.Event()
@@ -284,7 +283,6 @@ class HeldLock:
                 self._lose(lock.read())
                 return
             self._version = str(renewed["metadata"]["resourceVersion"])
-            self._renewed = time.monotonic()
 
     def _own_write(self, body: Object) -> Object | None:
         """After a 409: the Lease as we wrote it, if an earlier attempt of ours landed."""
