@@ -379,9 +379,9 @@ def _write_record(
     client: ElasticLoadBalancingClient, router: Router, switch: Switch
 ) -> dict[str, str]:
     """Record the listeners and the switch (one AddTags call, skipped if already so)."""
-    wanted = switch_record.tags_for(router.listeners, switch)
     if router.switch is not None and router.switch.target == switch.target:
-        wanted = switch_record.tags_for(router.listeners, router.switch)
+        switch = router.switch  # finishing it: keep who started it, in which step
+    wanted = switch_record.tags_for(router.listeners, switch)
     changed = {k: v for k, v in wanted.items() if router.record.tags.get(k) != v}
     if not changed:
         return wanted
