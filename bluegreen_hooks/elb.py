@@ -432,7 +432,7 @@ def _move(
     port: int,
 ) -> None:
     """Make the listener `spec` forward to `port`: delete, then re-create at once, as recorded."""
-    if found is not None and found.instance_port == port and _same_but_policies(found, spec):
+    if found is not None and found.instance_port == port and _same_but_policies(found.spec, spec):
         _set_policies(client, elb_name, spec)  # a crash came between its create and its policies
         return
     if found is not None:
@@ -453,13 +453,13 @@ def _set_policies(client: ElasticLoadBalancingClient, elb_name: str, spec: Liste
     )
 
 
-def _same_but_policies(found: Listener, spec: ListenerSpec) -> bool:
-    return replace(found.spec, policies=spec.policies) == spec
+def _same_but_policies(found: ListenerSpec, wanted: ListenerSpec) -> bool:
+    return replace(found, policies=wanted.policies) == wanted
 
 
 def _lacking(found: ListenerSpec, wanted: ListenerSpec) -> str:
     """What a found listener lacks compared with its record ("" if nothing)."""
-    if replace(found, policies=wanted.policies) != wanted:
+    if not _same_but_policies(found, wanted):
         return "settings (protocol or certificate)"
     missing = [p for p in wanted.policies if p not in found.policies]
     return f"policies {', '.join(missing)}" if missing else ""
