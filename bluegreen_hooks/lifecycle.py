@@ -318,7 +318,7 @@ def finish_switch(run: Run, router: elb.Router) -> elb.Router:
         return router
     run.step("finish switch")
     colors = run.cluster.readiness_by_color(run.config.application_name)
-    target = repair_target(router, {color: colors[color].complete for color in COLORS})
+    target = repair_target(router, colors)
     logs.get_logger().warning(
         "finishing an interrupted switch",
         target=target,
@@ -329,13 +329,13 @@ def finish_switch(run: Run, router: elb.Router) -> elb.Router:
     return run.router()
 
 
-def repair_target(router: elb.Router, complete: Mapping[Color, bool]) -> Color:
+def repair_target(router: elb.Router, colors: Mapping[Color, Readiness]) -> Color:
     """The color to point everything at: fully Ready, preferably the one a switch was moving to.
 
     Else the color every present listener agrees on, else the only Ready one; refuses when
     it cannot tell.
     """
-    ready = [color for color in COLORS if complete.get(color)]
+    ready = [color for color in COLORS if colors[color].complete]
     preferred = [router.switch.target] if router.switch else []
     preferred += [c for c in (router.agreed_present_color(),) if c is not None]
     for color in preferred:

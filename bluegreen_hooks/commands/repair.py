@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 
 from bluegreen_hooks import elb, lifecycle, logs
-from bluegreen_hooks.colors import COLORS, Color, parse_color
+from bluegreen_hooks.colors import Color, parse_color
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
 from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import BluegreenError
+from bluegreen_hooks.readiness import Readiness
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     elif clean:
         target = clean
     else:
-        target = lifecycle.repair_target(router, _complete(config))
+        target = lifecycle.repair_target(router, _readiness(config))
     logs.bind(step="repair", new_color=target)
     moved = elb.point_at(
         client,
@@ -47,16 +48,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _complete(config: Config) -> dict[Color, bool]:
-    """Whether each color has every replica Ready."""
+def _readiness(config: Config) -> dict[Color, Readiness]:
+    """How many replicas of each color are Ready."""
     from bluegreen_hooks.kube import Cluster, connect
 
     try:
         cluster = Cluster(connect(), config.namespace)
-        readiness = cluster.readiness_by_color(config.application_name)
+        return cluster.readiness_by_color(config.application_name)
     except BluegreenError as exc:
         raise type(exc)(
             f"{exc.message} (repair asks Kubernetes which color is Ready)",
             hint="fix that, or choose the color yourself: `bluegreen repair --color C`",
         ) from exc
-    return {color: readiness[color].complete for color in COLORS}
