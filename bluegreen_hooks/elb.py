@@ -363,13 +363,18 @@ def repoint(
             try:
                 _move(client, elb_name, listener, listener.spec, port)
             except Exception as exc:
-                for back in [listener, *moved]:
-                    _move(
-                        client, elb_name, Listener(back.spec, port), back.spec, back.instance_port
-                    )
+                now = _listeners_now(client, elb_name)
+                stranded = [
+                    back.port
+                    for back in [listener, *moved]
+                    if not _restore(client, elb_name, back, back.spec, now)
+                ]
                 raise DeployFailed(
                     f"could not point listener {listener.port} of {elb_name} at port {port}: {exc}",
-                    hint="every listener is back where it was; retry",
+                    hint=f"listeners {', '.join(map(str, stranded))} could not be put back: "
+                    "re-create them as they were, then retry"
+                    if stranded
+                    else "every listener is back where it was; retry",
                 ) from exc
             moved.append(listener)
     return [listener.port for listener in moved]
@@ -477,16 +482,8 @@ def _put_back(
     now = _listeners_now(client, router.elb_name)
     for spec in router.listeners:
         found = router.found.get(spec.port)
-        if spec.port not in ports or found is None or now.get(spec.port) == found:
-            continue  # a refused delete, for one, leaves its listener where it was
-        try:
-            client.delete_load_balancer_listeners(
-                LoadBalancerName=router.elb_name, LoadBalancerPorts=[spec.port]
-            )
-            _move(client, router.elb_name, None, spec, found.instance_port)
-        except Exception as exc:
-            get_logger().error("could not put listener back", listener=spec.port, error=str(exc))
-            restored = False
+        if spec.port in ports and found is not None:
+            restored = _restore(client, router.elb_name, found, spec, now) and restored
     clean = restored and router.switch is None and not router.missing
     if clean:
         try:
@@ -496,6 +493,31 @@ def _put_back(
             get_logger().error("could not clear the switch record", error=error)
             return False
     return clean
+
+
+def _restore(
+    client: ElasticLoadBalancingClient,
+    elb_name: str,
+    found: Listener,
+    spec: ListenerSpec,
+    now: dict[int, Listener],
+) -> bool:
+    """Re-create, as `spec`, a listener that was `found`, unless it still is; whether it is back.
+
+    A refused delete, for one, leaves its listener where it was; a listener that cannot be put
+    back is logged, and the others are still tried.
+    """
+    if now.get(found.port) == found:
+        return True
+    try:
+        client.delete_load_balancer_listeners(
+            LoadBalancerName=elb_name, LoadBalancerPorts=[found.port]
+        )
+        _move(client, elb_name, None, spec, found.instance_port)
+    except Exception as exc:
+        get_logger().error("could not put listener back", listener=found.port, error=str(exc))
+        return False
+    return True
 
 
 def _listeners_now(client: ElasticLoadBalancingClient, elb_name: str) -> dict[int, Listener]:

@@ -76,3 +76,20 @@ def test_a_listener_that_cannot_be_put_back_is_reported_and_repaired(
     assert app.instance_ports() == {app.blue}
     assert app.listeners()[443]["SSLCertificateId"] == app.certificate
     assert app.bluegreen("status").returncode == 0
+
+
+def test_repoint_puts_back_the_others_when_one_listener_cannot_go_back(
+    sandbox: Sandbox, app: App
+) -> None:
+    before = app.listeners()
+    client: Any = FailingCreates(boto3.client("elb"), failing={2, 3})
+    described = boto3.client("elb").describe_load_balancers(LoadBalancerNames=[app.elb_name])
+    listeners = elb.listeners_found(dict(described["LoadBalancerDescriptions"][0]))
+    assert list(listeners) == [80, 443]
+
+    with pytest.raises(DeployFailed, match="could not point listener 443") as failure:
+        elb.repoint(client, app.elb_name, listeners.values(), app.green)
+
+    assert failure.value.hint is not None and "443" in failure.value.hint
+    assert "every listener is back" not in failure.value.hint
+    assert app.listeners() == {80: before[80]}
