@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -90,8 +89,3 @@ class Sandbox:
         os.environ.update(self.env)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)
-
-    def write_env_file(self, path: Path) -> Path:
-        lines = [f"export {k}={shlex.quote(v)}" for k, v in self.env.items()]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return path
