@@ -18,8 +18,16 @@ REGION = "us-west-2"
 class Sandbox:
     """Start both emulators on loopback; `env` is what a client needs to reach them."""
 
-    def __init__(self, folder: Path, *, ready_delay: float = 1.0, agent: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        ready_delay: float = 1.0,
+        agent: bool = False,
+        region: str = REGION,
+    ) -> None:
         self.folder = folder
+        self.region = region  # the clients' default, and where the agent takes deployments
         self.aws = MotoServer()
         self.kube = KubeEmulator(ready_delay=ready_delay)
         self.kubeconfig = folder / "kubeconfig"
@@ -77,7 +85,7 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.aws.url,
-            "AWS_DEFAULT_REGION": REGION,
+            "AWS_DEFAULT_REGION": self.region,
             "AWS_ACCESS_KEY_ID": "sandbox",
             "AWS_SECRET_ACCESS_KEY": "sandbox",
             "KUBECONFIG": str(self.kubeconfig),
