@@ -8,6 +8,7 @@ permissions (0755 for executables, 0644 otherwise): the same inputs give the sam
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
@@ -112,8 +113,8 @@ def collect_entries(config: Config, commit: str, environ: Mapping[str, str]) -> 
 
 
 def _files_under(folder: Path, root: Path, *, what: str) -> dict[str, Path]:
-    """The folder's files by their names in the bundle: the folder's place under `root`, then
-    each file's path within it (a symlinked file keeps its own name, wherever it points)."""
+    """The folder's files by their names in the bundle: the path to them from `root`, as the
+    config names it (a symlinked folder or file keeps its own name, wherever it points)."""
     if not folder.is_dir():
         raise UsageError(
             f"{what} {folder} does not exist",
@@ -126,6 +127,8 @@ def _files_under(folder: Path, root: Path, *, what: str) -> dict[str, Path]:
             f"{what} {folder} is outside the config's folder {root}, so it cannot be bundled",
             hint="keep the templates under the folder that holds the config",
         ) from None
+    with contextlib.suppress(ValueError):  # else it is named by another way there (a link)
+        place = Path(os.path.abspath(folder)).relative_to(os.path.abspath(root))
     files = (p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     return {PurePosixPath(*place.parts, *p.relative_to(folder).parts).as_posix(): p for p in files}
 

@@ -282,3 +282,19 @@ def test_a_symlinked_template_is_bundled_under_its_own_name(app: Path, tmp_path:
     assert {*TEMPLATES, blue, green} <= set(archive.namelist())
     assert archive.read(blue) == (deploy / "triggers-service-service.yaml.tmpl").read_bytes()
     assert archive.read(green) == shared.read_bytes()
+
+
+def test_a_symlinked_template_folder_is_bundled_where_the_config_names_it(
+    app: Path, tmp_path: Path
+) -> None:
+    # The hooks look for the templates at the config's 'templates' path in the unpacked bundle.
+    deploy = app / ".kubernetes" / "deploy"
+    deploy.rename(app / "k8s")
+    deploy.symlink_to(app / "k8s")
+
+    code, path = bundle(app, tmp_path / "out")
+
+    assert code == 0
+    names = zipfile.ZipFile(path).namelist()
+    assert set(TEMPLATES) <= set(names)
+    assert not [name for name in names if name.startswith("k8s/")]
