@@ -8,6 +8,7 @@ permissions (0755 for executables, 0644 otherwise): the same inputs give the sam
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
@@ -92,11 +93,13 @@ def collect_entries(config: Config, commit: str, environ: Mapping[str, str]) -> 
         CONFIG_NAME: Entry(CONFIG_NAME, config.path.read_bytes()),
         RELEASE_FILE: Entry(RELEASE_FILE, release_text(commit, environ).encode()),
     }
-    for path in _files_under(config.templates, root, what="template folder ('templates')"):
-        entries[_relative(path, root)] = _entry(path, root)
+    for name, path in _files_under(
+        config.templates, root, what="template folder ('templates')"
+    ).items():
+        entries[name] = _entry(name, path)
     own_appspec = root / APPSPEC
     if own_appspec.is_file():
-        entries[APPSPEC] = _entry(own_appspec, root)
+        entries[APPSPEC] = _entry(APPSPEC, own_appspec)
         check_start_timeout(entries[APPSPEC].data, config.ready_timeout)
     else:
         entries[APPSPEC] = Entry(APPSPEC, default_appspec(config.ready_timeout).encode())
@@ -104,34 +107,35 @@ def collect_entries(config: Config, commit: str, environ: Mapping[str, str]) -> 
         name = f"{HOOKS_DIR}/{shim}"
         entries[name] = Entry(name, default_shim(event).encode(), executable=True)
     if (root / HOOKS_DIR).is_dir():
-        for path in _files_under(root / HOOKS_DIR, root, what="hooks folder"):
-            entries[_relative(path, root)] = _entry(path, root)
+        for name, path in _files_under(root / HOOKS_DIR, root, what="hooks folder").items():
+            entries[name] = _entry(name, path)
     return list(entries.values())
 
 
-def _files_under(folder: Path, root: Path, *, what: str) -> list[Path]:
+def _files_under(folder: Path, root: Path, *, what: str) -> dict[str, Path]:
+    """The folder's files by their names in the bundle: the path to them from `root`, as the
+    config names it (a symlinked folder or file keeps its own name, wherever it points)."""
     if not folder.is_dir():
         raise UsageError(
             f"{what} {folder} does not exist",
             hint="check the config's 'templates' key (relative to the config file)",
         )
     try:
-        folder.resolve().relative_to(root.resolve())
+        place = folder.resolve().relative_to(root.resolve())
     except ValueError:
         raise UsageError(
             f"{what} {folder} is outside the config's folder {root}, so it cannot be bundled",
             hint="keep the templates under the folder that holds the config",
         ) from None
-    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    with contextlib.suppress(ValueError):  # else it is named by another way there (a link)
+        place = Path(os.path.abspath(folder)).relative_to(os.path.abspath(root))
+    files = (p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return {PurePosixPath(*place.parts, *p.relative_to(folder).parts).as_posix(): p for p in files}
 
 
-def _relative(path: Path, root: Path) -> str:
-    return PurePosixPath(path.resolve().relative_to(root.resolve())).as_posix()
-
-
-def _entry(path: Path, root: Path) -> Entry:
+def _entry(name: str, path: Path) -> Entry:
     executable = bool(path.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH))
-    return Entry(_relative(path, root), path.read_bytes(), executable)
+    return Entry(name, path.read_bytes(), executable)
 
 
 def release_text(commit: str, environ: Mapping[str, str]) -> str:

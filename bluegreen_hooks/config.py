@@ -15,6 +15,7 @@ from typing import Any
 
 from bluegreen_hooks import names
 from bluegreen_hooks.errors import ConfigError
+from bluegreen_hooks.yaml_errors import yaml_problem_at
 
 CONFIG_NAME = ".oopsrc"
 CONFIG_ENV = "BLUEGREEN_CONFIG"
@@ -268,14 +269,9 @@ def _json_problem(error: ValueError) -> str:
 
 
 def _yaml_problem(error: Exception) -> str:
-    """The parser's problem and where; never the snippet of the file it would quote."""
-    import yaml
-
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        mark = error.problem_mark
-        problem = error.problem or error.context or "cannot parse"
-        where = f"line {mark.line + 1}, column {mark.column + 1}"
-        return f": invalid YAML at {where}: {short_repr(problem)[1:-1]}"
+    where = yaml_problem_at(error)
+    if where is not None:
+        return f": invalid YAML at {where}"
     return f": invalid YAML: {short_repr(str(error))[1:-1]}"
 
 

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from bluegreen_hooks.errors import UsageError
+from bluegreen_hooks.yaml_errors import yaml_problem_at
 
 # CodeDeploy's ids are d-XXXXXXXXX; ours cli-<time>. The id names the plan file beside the
 # bundle and the lock's holder, so nothing that could climb out of a folder gets through.
@@ -134,13 +135,9 @@ def no_kubeconfig(kubeconfig: str) -> UsageError:
 
 
 def _kubeconfig_problem(exc: BaseException) -> str:
-    problem_mark = getattr(exc, "problem_mark", None)
-    if problem_mark is not None:  # a YAML error: its text would quote the file (tokens too)
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        return (
-            f"invalid YAML at line {problem_mark.line + 1}, column {problem_mark.column + 1}:"
-            f" {problem}"
-        )
+    where = yaml_problem_at(exc)
+    if where is not None:  # a YAML error: its text would quote the file (tokens too)
+        return f"invalid YAML at {where}"
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
     if isinstance(exc, OSError):

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bluegreen_hooks.bundle import Bundle, bundle_key
+from bluegreen_hooks.config import short_repr
 from bluegreen_hooks.errors import ConfigError, UsageError
 from bluegreen_hooks.logs import get_logger
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 SHA256_METADATA = "sha256"  # x-amz-meta-sha256: the bundle's content hash
 MIN_PREFIX = 4  # as git: shorter abbreviations are refused
+MAX_COMMIT = 63  # a commit is a label value (plan.check_commit): no longer prefix can match
 NEAREST = 5  # releases listed when a commit is unknown
 _PREFIX = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -143,10 +145,10 @@ def _sorted(releases: list[Release]) -> list[Release]:
 
 def find_release(client: S3Client, bucket: str, application: str, commit: str) -> Release:
     """The release whose commit is `commit` or the one starting with it; else exit 2."""
-    if not _PREFIX.fullmatch(commit) or len(commit) < MIN_PREFIX:
+    if not _PREFIX.fullmatch(commit) or not MIN_PREFIX <= len(commit) <= MAX_COMMIT:
         raise UsageError(
-            f"{commit!r} is not a commit or a prefix of one (letters, digits, '.', '_', '-',"
-            f" at least {MIN_PREFIX})",
+            f"{short_repr(commit)} is not a commit or a prefix of one (letters, digits, '.',"
+            f" '_', '-', at least {MIN_PREFIX}, at most {MAX_COMMIT})",
             hint="pass the SHA of a published release; `oops list` shows them",
         )
     matches = _sorted(_listed(client, bucket, application, commit_prefix=commit))

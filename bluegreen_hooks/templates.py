@@ -14,6 +14,7 @@ from typing import Any
 from bluegreen_hooks import names
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.errors import TemplateError
+from bluegreen_hooks.yaml_errors import yaml_problem_at
 
 Manifest = dict[str, Any]
 
@@ -106,23 +107,12 @@ def load_manifests(text: str, source: Path) -> list[Manifest]:
         raise TemplateError(f"{source}: YAML nested too deeply") from None
     except (yaml.YAMLError, ValueError) as exc:
         raise TemplateError(
-            f"{source}: rendered YAML does not parse: {_yaml_problem(exc)}"
+            f"{source}: rendered YAML does not parse: {yaml_problem_at(exc) or _short(exc)}"
         ) from None
     _check_size(documents, source)
     for document in documents:
         check_manifest(document, source)
     return documents
-
-
-def _yaml_problem(error: Exception) -> str:
-    """The parser's problem and its line and column, without quoting the text."""
-    import yaml
-
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        mark = error.problem_mark
-        problem = error.problem or error.context or "cannot parse"
-        return f"line {mark.line + 1}, column {mark.column + 1}: {_short(problem)}"
-    return _short(str(error))
 
 
 def _check_size(documents: list[Any], source: Path) -> None:

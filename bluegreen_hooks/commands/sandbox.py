@@ -44,11 +44,12 @@ def serve(
     ready_delay: float,
 ) -> None:
     """Start both emulators, set up the app, write the env file; undo it all once stopped."""
-    from bluegreen_hooks.sandbox.environment import Sandbox
+    from bluegreen_hooks.sandbox.environment import REGION, Sandbox
     from bluegreen_hooks.sandbox.scenario import set_up_app
 
     log = logs.get_logger()
-    with Sandbox(folder, ready_delay=ready_delay, agent=True) as sandbox:
+    region = (config.region if config else None) or REGION  # the agent polls only this one
+    with Sandbox(folder, ready_delay=ready_delay, agent=True, region=region) as sandbox:
         sandbox.apply_env()
         env = dict(sandbox.env)
         if config is None:

@@ -358,13 +358,13 @@ class CodeDeployAgent:
             start_new_session=True,  # its own process group, killed as a whole on timeout
         )
         self._running = process
-        started = time.monotonic()  # one deadline for the script and its output, as the agent
+        deadline = time.monotonic() + timeout  # one for the script and its output, as the agent
         readers = [
             _reader(process.stdout, "[stdout]", log),
             _reader(process.stderr, "[stderr]", log),
         ]
         try:
-            code = self._wait(process, timeout)
+            code = self._wait(process, deadline)
         finally:
             self._running = None
         if code is None:
@@ -381,7 +381,7 @@ class CodeDeployAgent:
                 location,
                 log.tail,
             )
-        _join(readers, max(0.0, started + timeout - time.monotonic()))
+        _join(readers, max(0.0, deadline - time.monotonic()))
         if any(reader.is_alive() for reader in readers):  # a child still holds the output
             _kill_group(process, signal.SIGKILL)
             raise EventFailed(
@@ -398,9 +398,8 @@ class CodeDeployAgent:
                 log.tail,
             )
 
-    def _wait(self, process: subprocess.Popen[bytes], timeout: float) -> int | None:
-        """The exit code, or None on timeout (or when the agent is stopping)."""
-        deadline = time.monotonic() + timeout
+    def _wait(self, process: subprocess.Popen[bytes], deadline: float) -> int | None:
+        """The exit code, or None at the deadline (or when the agent is stopping)."""
         while not self._stop.is_set():
             try:
                 return process.wait(min(0.1, max(0.0, deadline - time.monotonic())))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -19,8 +18,16 @@ REGION = "us-west-2"
 class Sandbox:
     """Start both emulators on loopback; `env` is what a client needs to reach them."""
 
-    def __init__(self, folder: Path, *, ready_delay: float = 1.0, agent: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        ready_delay: float = 1.0,
+        agent: bool = False,
+        region: str = REGION,
+    ) -> None:
         self.folder = folder
+        self.region = region  # the clients' default, and where the agent takes deployments
         self.aws = MotoServer()
         self.kube = KubeEmulator(ready_delay=ready_delay)
         self.kubeconfig = folder / "kubeconfig"
@@ -78,7 +85,7 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.aws.url,
-            "AWS_DEFAULT_REGION": REGION,
+            "AWS_DEFAULT_REGION": self.region,
             "AWS_ACCESS_KEY_ID": "sandbox",
             "AWS_SECRET_ACCESS_KEY": "sandbox",
             "KUBECONFIG": str(self.kubeconfig),
@@ -90,8 +97,3 @@ class Sandbox:
         os.environ.update(self.env)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)
-
-    def write_env_file(self, path: Path) -> Path:
-        lines = [f"export {k}={shlex.quote(v)}" for k, v in self.env.items()]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return path

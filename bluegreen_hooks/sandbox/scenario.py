@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 
 from bluegreen_hooks.config import Config
+from bluegreen_hooks.sandbox.environment import REGION  # the region its clients default to
 
-REGION = "us-west-2"
 BLUE_PORT, GREEN_PORT = 30001, 30002
 PREVIEW_PORT = 30000  # a fresh preview load balancer forwards to neither color
 CODEDEPLOY_ROLE = "bluegreen-sandbox-codedeploy"

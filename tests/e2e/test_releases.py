@@ -225,3 +225,15 @@ def test_an_exact_commit_wins_over_a_longer_one_it_prefixes(app: App) -> None:
         assert deployment(deployment_id)["revision"]["s3Location"]["key"] == key
     finally:
         codedeploy().stop_deployment(deploymentId=deployment_id)  # not this test's subject
+
+
+def test_deploy_of_a_prefix_longer_than_any_commit_is_refused_briefly(app: App) -> None:
+    publish(app, V1)
+    before = app.snapshot()
+
+    result = oops(app, "deploy", "1" * 5000)
+
+    assert result.returncode == 2
+    assert "at most 63" in result.stderr
+    assert "1" * 100 not in result.stderr  # the argument is quoted bounded, not whole
+    assert app.snapshot() == before

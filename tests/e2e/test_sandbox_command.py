@@ -249,6 +249,36 @@ def test_the_sandbox_creates_what_the_apps_config_names_in_its_region(
     assert sandbox.stop() == 0
 
 
+def test_the_sandbox_agent_takes_deployments_in_the_apps_region(
+    example: Path, tmp_path: Path, running_sandboxes: list[Running]
+) -> None:
+    settings = json.loads((example / ".oopsrc").read_text())
+    (example / ".oopsrc").write_text(json.dumps({**settings, "region": "eu-central-1"}))
+    sandbox = start("--app", str(example), cwd=tmp_path)
+    running_sandboxes.append(sandbox)
+    shell = clean_env(**sandbox.env)
+    for argv in (
+        ["bluegreen_hooks", "bundle", "--commit", "abcdef1234567", "--upload"],
+        ["bluegreen_hooks.oops", "deploy", "abcdef1", "--no-wait"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *argv], cwd=tmp_path, env=shell, capture_output=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    deployment_id = done.stdout.decode().strip()
+    codedeploy = sandbox.boto("codedeploy", "eu-central-1")
+
+    deadline = time.monotonic() + 30
+    while (
+        status := codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"]
+    ) == "Created":
+        assert time.monotonic() < deadline, "the sandbox's agent never took the deployment"
+        time.sleep(0.1)
+
+    assert status in ("InProgress", "Succeeded", "Failed")
+    assert sandbox.stop() == 0
+
+
 @pytest.mark.parametrize(
     ("number", "how"),
     [(signal.SIGINT, "--config"), (signal.SIGTERM, "cwd")],

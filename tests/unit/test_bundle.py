@@ -260,3 +260,41 @@ def test_an_unreadable_own_appspec_exits_2(
     assert code == 2
     assert "appspec.yml: cannot read its hooks" in capsys.readouterr().err
     assert not path.exists()
+
+
+def test_a_symlinked_template_is_bundled_under_its_own_name(app: Path, tmp_path: Path) -> None:
+    # The seed's per-color names as links to one shared template: each is a file the hooks
+    # look up by its own name, so the bundle must hold it under that name.
+    deploy = app / ".kubernetes" / "deploy"
+    (deploy / "triggers-service-blue-service.yaml.tmpl").symlink_to(
+        "triggers-service-service.yaml.tmpl"
+    )
+    shared = tmp_path / "shared.yaml.tmpl"
+    shared.write_text("kind: Service\n")
+    (deploy / "triggers-service-green-service.yaml.tmpl").symlink_to(shared)
+
+    code, path = bundle(app, tmp_path / "out")
+
+    assert code == 0
+    archive = zipfile.ZipFile(path)
+    blue = ".kubernetes/deploy/triggers-service-blue-service.yaml.tmpl"
+    green = ".kubernetes/deploy/triggers-service-green-service.yaml.tmpl"
+    assert {*TEMPLATES, blue, green} <= set(archive.namelist())
+    assert archive.read(blue) == (deploy / "triggers-service-service.yaml.tmpl").read_bytes()
+    assert archive.read(green) == shared.read_bytes()
+
+
+def test_a_symlinked_template_folder_is_bundled_where_the_config_names_it(
+    app: Path, tmp_path: Path
+) -> None:
+    # The hooks look for the templates at the config's 'templates' path in the unpacked bundle.
+    deploy = app / ".kubernetes" / "deploy"
+    deploy.rename(app / "k8s")
+    deploy.symlink_to(app / "k8s")
+
+    code, path = bundle(app, tmp_path / "out")
+
+    assert code == 0
+    names = zipfile.ZipFile(path).namelist()
+    assert set(TEMPLATES) <= set(names)
+    assert not [name for name in names if name.startswith("k8s/")]
