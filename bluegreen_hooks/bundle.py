@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from bluegreen_hooks.config import CONFIG_NAME, Config
+from bluegreen_hooks.config import CONFIG_NAME, MAX_HOOK_TIMEOUT, Config
 from bluegreen_hooks.errors import UsageError
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.plan import check_commit
@@ -35,7 +35,6 @@ HOOKS: dict[str, tuple[str, int]] = {
     "ApplicationStart": ("application-start", 900),
     "ValidateService": ("validate-service", 300),
 }
-MAX_HOOK_TIMEOUT = 3600  # CodeDeploy's limit per lifecycle event
 START_MARGIN = 300  # ApplicationStart: the lock, the workload and the switch, beyond the wait
 _ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
 # CI variables recorded in RELEASE, first match wins per field (Travis, then Jenkins-style).
@@ -100,9 +99,10 @@ def collect_entries(config: Config, commit: str, environ: Mapping[str, str]) -> 
     own_appspec = root / APPSPEC
     if own_appspec.is_file():
         entries[APPSPEC] = _entry(APPSPEC, own_appspec)
-        check_start_timeout(entries[APPSPEC].data, config.ready_timeout)
     else:
         entries[APPSPEC] = Entry(APPSPEC, default_appspec(config.ready_timeout).encode())
+    # Ours too: CodeDeploy's one-hour cap leaves a ready-timeout over 3300 s no room to switch.
+    check_start_timeout(entries[APPSPEC].data, config.ready_timeout)
     for event, (shim, _) in HOOKS.items():
         name = f"{HOOKS_DIR}/{shim}"
         entries[name] = Entry(name, default_shim(event).encode(), executable=True)
@@ -204,13 +204,16 @@ def check_start_timeout(appspec_text: bytes, ready_timeout: float) -> None:
             f"{APPSPEC}: cannot read its hooks: {exc}",
             hint="see the appspec.yml of bluegreen-hooks for the expected shape",
         ) from exc
-    if scripts and total < ready_timeout + START_MARGIN:
+    needed = math.ceil(ready_timeout) + START_MARGIN
+    if scripts and total < needed:
         get_logger().warning(
             "ApplicationStart may be killed before its pods are Ready",
             application_start_timeout=total,
             ready_timeout=ready_timeout,
-            fix=f"raise the ApplicationStart timeout in {APPSPEC} to at least"
-            f" {math.ceil(ready_timeout) + START_MARGIN} (CodeDeploy allows {MAX_HOOK_TIMEOUT})",
+            fix=f"raise the ApplicationStart timeout in {APPSPEC} to at least {needed}"
+            if needed <= MAX_HOOK_TIMEOUT
+            else f"lower ready-timeout to at most {MAX_HOOK_TIMEOUT - START_MARGIN}: CodeDeploy"
+            f" stops a hook after {MAX_HOOK_TIMEOUT} s and the switch needs {START_MARGIN} more",
         )
 
 

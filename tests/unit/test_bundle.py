@@ -250,6 +250,31 @@ def test_an_own_appspec_too_short_for_the_ready_timeout_is_warned_about(
     assert "at least 420" in warning["fix"]  # the example's ready-timeout 120 + 300
 
 
+def test_a_ready_timeout_past_codedeploys_hour_is_warned_about(
+    app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = json.loads((app / ".oopsrc").read_text())
+    config["ready-timeout"] = 3500
+    (app / ".oopsrc").write_text(json.dumps(config))
+
+    code, _ = bundle(app, tmp_path / "out", "--log-format", "json")
+
+    assert code == 0
+    warning = json.loads(capsys.readouterr().err.splitlines()[0])
+    assert warning["event"] == "ApplicationStart may be killed before its pods are Ready"
+    assert warning["application_start_timeout"] == 3600
+    assert "lower ready-timeout to at most 3300" in warning["fix"]
+
+
+def test_a_ready_timeout_that_fits_gives_no_warning(
+    app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = bundle(app, tmp_path / "out", "--log-format", "json")
+
+    assert code == 0
+    assert "ApplicationStart may be killed" not in capsys.readouterr().err
+
+
 def test_an_unreadable_own_appspec_exits_2(
     app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
