@@ -4,6 +4,7 @@ one application, until SIGINT or SIGTERM (exit 0, env file and temporary files r
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import shlex
 import signal
@@ -22,6 +23,7 @@ from bluegreen_hooks.errors import ConfigError, UsageError
 
 EXTRA_INSTALL = "pip install 'bluegreen-hooks[sandbox]'"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STUCK_STOP_SECONDS = 20
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_live_env_file(env_path)
     with stop_on_signals() as stop, tempfile.TemporaryDirectory(prefix="bluegreen-sandbox-") as tmp:
         serve(Path(tmp), config, env_path, stop, ready_delay=args.ready_delay)
+    faulthandler.cancel_dump_traceback_later()
     logs.get_logger().info("sandbox stopped")
     return 0
 
@@ -68,6 +71,8 @@ def serve(
             log.info(f"use it from another shell: . {env_path}")
             log.info(f"stop it: Ctrl-C, or kill {os.getpid()}")
             stop.wait()
+            # Stopping takes a second or two; if it ever hangs, say where each thread is.
+            faulthandler.dump_traceback_later(STUCK_STOP_SECONDS, exit=False)
         finally:
             remove_if_unchanged(env_path, written)
 

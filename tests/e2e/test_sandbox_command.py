@@ -11,11 +11,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import boto3
 import pytest
@@ -54,7 +55,13 @@ class Running:
     process: subprocess.Popen[str]
     env_file: Path
     env: dict[str, str]
-    lines: list[dict[str, Any]]
+    lines: list[dict[str, Any]]  # up to "sandbox running"
+    later: list[dict[str, Any]] = field(default_factory=list)  # the rest, drained as it comes
+
+    def __post_init__(self) -> None:
+        self.drainer = threading.Thread(
+            target=_drain, args=(self.process.stderr, self.later), daemon=True
+        )
 
     @property
     def temp_dir(self) -> Path:
@@ -62,7 +69,14 @@ class Running:
 
     def stop(self, number: int = signal.SIGTERM) -> int:
         self.process.send_signal(number)
-        return self.process.wait(timeout=30)
+        try:
+            code = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            tail = [entry.get("event") for entry in self.later[-80:]]  # with its thread dump
+            raise AssertionError(f"the sandbox did not stop; its last lines: {tail}") from None
+        self.drainer.join(timeout=10)  # the pipe's end: every line it wrote has been read
+        return code
 
     def boto(self, service: str, region: str | None = None) -> Any:
         make: Any = boto3.client
@@ -77,6 +91,12 @@ class Running:
     def core(self) -> Any:
         loader: Any = config
         return client.CoreV1Api(loader.new_client_from_config(config_file=self.env["KUBECONFIG"]))
+
+
+def _drain(stream: IO[str], lines: list[dict[str, Any]]) -> None:
+    """Keep reading the sandbox's log, as a terminal would: a full pipe would block it."""
+    for line in stream:
+        lines.append(_json_or_none(line) or {"event": line.rstrip()})
 
 
 def _ignore_sigint() -> None:
@@ -109,7 +129,9 @@ def start(*argv: str, cwd: Path, ignore_sigint: bool = False) -> Running:
         assert entry is not None, line
         lines.append(entry)
         if entry["event"] == "sandbox running":
-            return Running(process, env_file, read_env_file(env_file), lines)
+            running = Running(process, env_file, read_env_file(env_file), lines)
+            running.drainer.start()
+            return running
     raise AssertionError(f"sandbox exited {process.wait()} before running: {lines}")
 
 
@@ -309,9 +331,7 @@ def test_a_background_sandbox_stops_cleanly_on_a_signal(
     assert not sandbox.env_file.exists()
     assert not sandbox.temp_dir.exists()
     assert list(temp_root(sandbox.env_file.parent).iterdir()) == []
-    assert sandbox.process.stderr is not None
-    last = [_json_or_none(line) for line in sandbox.process.stderr]
-    assert [entry["event"] for entry in last if entry][-1] == "sandbox stopped"
+    assert sandbox.later[-1]["event"] == "sandbox stopped"
     error, fix = run_in_shell(["status"], shell, tmp_path)
     assert error.startswith("error: AWS: Could not connect to the endpoint URL")
     assert fix == SANDBOX_FIX
