@@ -271,6 +271,21 @@ def test_the_sandbox_creates_what_the_apps_config_names_in_its_region(
     assert sandbox.stop() == 0
 
 
+def publish_and_deploy(sandbox: Running, commit: str, *, cwd: Path) -> str:
+    """From a shell that sourced sandbox.env: `bundle --upload`, then `oops deploy --no-wait`;
+    returns the deployment id it printed."""
+    shell = clean_env(**sandbox.env)
+    for argv in (
+        ["bluegreen_hooks", "bundle", "--commit", commit, "--upload"],
+        ["bluegreen_hooks.oops", "deploy", commit[:7], "--no-wait"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *argv], cwd=cwd, env=shell, capture_output=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    return done.stdout.decode().strip()
+
+
 def test_the_sandbox_agent_takes_deployments_in_the_apps_region(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
@@ -278,16 +293,7 @@ def test_the_sandbox_agent_takes_deployments_in_the_apps_region(
     (example / ".oopsrc").write_text(json.dumps({**settings, "region": "eu-central-1"}))
     sandbox = start("--app", str(example), cwd=tmp_path)
     running_sandboxes.append(sandbox)
-    shell = clean_env(**sandbox.env)
-    for argv in (
-        ["bluegreen_hooks", "bundle", "--commit", "abcdef1234567", "--upload"],
-        ["bluegreen_hooks.oops", "deploy", "abcdef1", "--no-wait"],
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", *argv], cwd=tmp_path, env=shell, capture_output=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
-    deployment_id = done.stdout.decode().strip()
+    deployment_id = publish_and_deploy(sandbox, "abcdef1234567", cwd=tmp_path)
     codedeploy = sandbox.boto("codedeploy", "eu-central-1")
 
     deadline = time.monotonic() + 30
@@ -566,15 +572,7 @@ def test_stopping_the_sandbox_mid_deployment_kills_the_running_hook(
 ) -> None:
     sandbox = start("--app", str(example), cwd=tmp_path, ignore_sigint=True)
     running_sandboxes.append(sandbox)
-    shell = clean_env(**sandbox.env)
-    for argv in (
-        ["bluegreen_hooks", "bundle", "--commit", "broken6eeeeeeee", "--upload"],
-        ["bluegreen_hooks.oops", "deploy", "broken6", "--no-wait"],
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", *argv], cwd=tmp_path, env=shell, capture_output=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
+    publish_and_deploy(sandbox, "broken6eeeeeeee", cwd=tmp_path)
     deadline = time.monotonic() + 60
     # ApplicationStart waits (up to ready-timeout) for pods that never become Ready
     while not (hooks := _hooks_running(sandbox.temp_dir, "ApplicationStart")):
