@@ -8,12 +8,15 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from bluegreen_hooks.sandbox.environment import Sandbox
 from bluegreen_hooks.sandbox.scenario import create_load_balancer
 from tests.e2e.world import App
 
@@ -35,6 +38,17 @@ def s3() -> Any:
 
 def codedeploy() -> Any:
     return boto3.client("codedeploy")
+
+
+@contextmanager
+def agent_running(sandbox: Sandbox) -> Iterator[None]:
+    """The emulated agent for one test only (its polling would otherwise show in other
+    tests' request counts)."""
+    sandbox.start_agent()
+    try:
+        yield
+    finally:
+        sandbox.stop_agent()
 
 
 def publishable(app: App) -> App:

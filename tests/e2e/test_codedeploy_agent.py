@@ -14,6 +14,7 @@ import pytest
 from bluegreen_hooks.sandbox.environment import Sandbox
 from tests.e2e.releases import (
     GROUP,
+    agent_running,
     bucket_of,
     codedeploy,
     lifecycle_events,
@@ -33,13 +34,9 @@ EVENTS = ("ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart"
 
 @pytest.fixture
 def app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
-    """A publishable app, with the emulated agent running for this test only (its polling
-    would otherwise show in other tests' request counts)."""
-    sandbox.start_agent()
-    try:
+    """A publishable app, with the emulated agent running for this test only."""
+    with agent_running(sandbox):
         yield publishable(make_app(sandbox, tmp_path))
-    finally:
-        sandbox.stop_agent()
 
 
 def appspec(hooks: dict[str, tuple[str, int]]) -> str:
