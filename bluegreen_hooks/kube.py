@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from kubernetes import config
@@ -17,14 +17,8 @@ from bluegreen_hooks import env_errors
 from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.errors import DeployFailed, TemplateError, UsageError
 from bluegreen_hooks.identity import USER_AGENT
-from bluegreen_hooks.kube_rest import (
-    MAX_ATTEMPTS,
-    Object,
-    Rest,
-    WatchInterrupted,
-    backoff,
-    describe_api_error,
-)
+from bluegreen_hooks.kube_rest import Object, Rest, describe_api_error
+from bluegreen_hooks.kube_watch import follow, list_collection
 from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.readiness import Readiness, pod_reason, workload_readiness, worth_showing
@@ -216,62 +210,18 @@ class Cluster:
         raise DeployFailed(f"{kind} {selector} still present after {timeout:.0f} s")
 
     def _watch_items(self, kind: str, deadline: float, **selector: str) -> Iterator[list[Object]]:
-        """The matching objects now, then again after each change, until the deadline.
-
-        A watch that breaks off resumes from the last resourceVersion seen; one whose history
-        expired (410) lists again.
-        """
+        """The matching objects now, then again after each change, until the deadline
+        (resumed after drops and server timeouts, listed again on 410: see kube_watch)."""
         collection = self._collection(kind)
-        while True:
-            listing = self.rest.get(collection, **selector)
-            items = {i["metadata"]["name"]: i for i in listing.get("items") or []}
-            yield list(items.values())
-            version = listing["metadata"]["resourceVersion"]
-            drops = 0  # consecutive broken watches without an event in between
-            try:
-                while (remaining := deadline - time.monotonic()) > 0:
-                    try:
-                        for event in self.rest.watch(
-                            collection,
-                            timeout_seconds=max(1, math.ceil(remaining)),
-                            resourceVersion=version,
-                            **selector,
-                        ):
-                            drops = 0
-                            obj = event["object"]
-                            version = obj["metadata"].get("resourceVersion", version)
-                            if event["type"] == "DELETED":
-                                items.pop(obj["metadata"]["name"], None)
-                            else:
-                                items[obj["metadata"]["name"]] = obj
-                            yield list(items.values())
-                            if time.monotonic() >= deadline:
-                                return
-                    except WatchInterrupted as exc:
-                        drops += 1
-                        self._resume_after_drop(kind, version, drops, exc)
-                return
-            except ApiException as exc:
-                if exc.status != 410:
-                    raise
-                # the watch history expired: list again
-
-    @staticmethod
-    def _resume_after_drop(kind: str, version: str, drops: int, exc: WatchInterrupted) -> None:
-        if drops >= MAX_ATTEMPTS:
-            raise DeployFailed(
-                f"watching {kind}: the connection to the Kubernetes API broke {drops} times "
-                f"in a row ({exc})",
-                hint="check the API server and the network to it, then rerun",
-            ) from exc
-        get_logger().warning(
-            "watch connection dropped; resuming",
-            kind=kind,
-            resource_version=version,
-            error=str(exc),
+        what = f"{kind} {' '.join(selector.values())}"
+        yield from follow(
+            self.rest,
+            collection,
+            deadline,
+            partial(list_collection, self.rest, collection, **selector),
+            what=what,
+            **selector,
         )
-        if drops > 1:  # broke again before any event: back off
-            time.sleep(backoff(drops - 1))
 
     # --- readiness ------------------------------------------------------------
 

@@ -124,6 +124,7 @@ class Rest:
             stream=True,
         )
         raw = response.response
+        ended = False
         try:
             buffer = b""
             for chunk in _chunks(raw):
@@ -131,14 +132,13 @@ class Rest:
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     if line.strip():
-                        event: Object = json.loads(line)
-                        if event.get("type") == "ERROR":
-                            status = event.get("object") or {}
-                            raise ApiException(
-                                status=status.get("code"), reason=status.get("message")
-                            )
-                        yield event
+                        yield _event(line)
+            ended = True
         finally:
+            if not ended:
+                # Left mid-stream (the caller stopped reading, or it broke): close the
+                # connection, or the pool would hand it to the next request still streaming.
+                raw.close()
             raw.release_conn()
 
     def _send(
@@ -167,14 +167,15 @@ class Rest:
                 response = self._client.call_api(
                     method, url, header_params=headers, body=payload, _request_timeout=timeout
                 )
-            except urllib3.exceptions.HTTPError as exc:
+                if not (stream and 200 <= response.status <= 299):
+                    response.read()  # a body cut off mid-way fails here, like a refused call
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if last or not _safe_to_retry(method):
                     raise self._unreachable(exc) from exc
                 self._wait_to_retry(method, path, attempt, None, _short(_reason(exc)))
                 continue
             if stream and 200 <= response.status <= 299:
                 return response
-            response.read()
             if 200 <= response.status <= 299:
                 return response
             if response.status in RETRIED_STATUSES and not last and _safe_to_retry(method):
@@ -217,7 +218,7 @@ class Rest:
         )
         time.sleep(delay)
 
-    def _unreachable(self, exc: urllib3.exceptions.HTTPError) -> DeployFailed:
+    def _unreachable(self, exc: Exception) -> DeployFailed:
         return DeployFailed(
             f"Kubernetes API at {self._client.configuration.host} not reachable: "
             f"{_short(_reason(exc))}",
@@ -234,6 +235,18 @@ def describe_api_error(exc: ApiException) -> str:
     if not isinstance(status, dict) or "message" not in status:
         return f"HTTP {exc.status} {exc.reason}"
     return f"{status.get('reason', exc.reason)}: {status['message']}"
+
+
+def _event(line: bytes) -> Object:
+    """One watch event; an ERROR event is raised as the ApiException its Status describes."""
+    try:
+        event: Object = json.loads(line)
+    except ValueError as exc:  # not JSON: treat it like a broken stream and resume
+        raise WatchInterrupted(f"unreadable watch event ({exc})") from exc
+    if event.get("type") == "ERROR":
+        status = event.get("object") or {}
+        raise ApiException(status=status.get("code"), reason=status.get("message"))
+    return event
 
 
 def _chunks(raw: Any) -> Iterator[bytes]:

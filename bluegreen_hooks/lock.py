@@ -114,38 +114,27 @@ class Lock:
             holder=state.holder,
             wait_at_most=f"{math.ceil(deadline - time.monotonic())} s",
         )
-        from bluegreen_hooks.kube_rest import WatchInterrupted
+        from bluegreen_hooks.kube_watch import follow
 
-        version = state.version
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                for event in self.rest.watch(
-                    self.collection,
-                    timeout_seconds=max(1, math.ceil(left)),
-                    resourceVersion=version,
-                    fieldSelector=f"metadata.name={self.name}",
-                ):
-                    if event["type"] == "DELETED":
-                        return False
-                    seen = _state(event["object"])
-                    if seen is None:
-                        return False
-                    if not seen.same_renewal(state):
-                        return True
-                    version = seen.version
-                    if time.monotonic() >= deadline:
-                        break
-            except WatchInterrupted:
-                pass
-            except _api_exception() as exc:
-                if exc.status != 410:
-                    raise
-            current = self.read()  # after a broken or expired watch: look again
-            if current is None:
+        def read() -> tuple[dict[str, Object], str]:
+            lease = self.rest.find(self.path)
+            return ({self.name: lease} if lease else {}), str(
+                (lease or {}).get("metadata", {}).get("resourceVersion") or state.version
+            )
+
+        for leases in follow(
+            self.rest,
+            self.collection,
+            deadline,
+            read,
+            what=f"Lease {self.name}",
+            fieldSelector=f"metadata.name={self.name}",
+        ):
+            seen = _state(leases[0]) if leases else None
+            if seen is None:  # deleted, or nobody holds it
                 return False
-            if not current.same_renewal(state):
+            if not seen.same_renewal(state):
                 return True
-            version = current.version
         return False
 
     # --- taking and giving back ----------------------------------------------------------

@@ -7,10 +7,12 @@ refuse, cut and kill; `injected` counts what was done, by kind.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -276,7 +278,13 @@ class KubeFaults:
         self._refused: list[tuple[str, str, int]] = []
         self._drops: list[_Pending] = []
         self._cut_after: int | None = None
+        self._cut_after_seconds: float | None = None
+        self._cuts_left: int | None = None
         self._cut_generation = 0
+        self._cut_started = 0.0  # time.monotonic() of the latest cut_watches
+        self._watch_ids = itertools.count(1)
+        self._cut_open_below = 0  # watches with an id below this are cut at once
+        self._wakers: list[Callback] = []
         self.injected: Counter[str] = Counter()
 
     # --- what tests call -------------------------------------------------------------
@@ -315,14 +323,48 @@ class KubeFaults:
                 rate, random.Random(seed), tuple(statuses), extra={"retry_after": retry_after}
             )
 
-    def cut_watches(self, after_events: int = 1) -> None:
+    def cut_watches(
+        self,
+        after_events: int | None = 1,
+        *,
+        after_seconds: float | None = None,
+        times: int | None = None,
+    ) -> None:
         """Drop every open or new watch connection once it has sent `after_events` more events,
-        without ending the chunked stream (the client sees the connection break)."""
-        if after_events < 1:
+        or has been open `after_seconds` (counted from now for open ones), whichever comes
+        first, without ending the chunked stream (the client sees the connection break).
+        `times` stops cutting after that many cuts; None cuts on and on."""
+        if after_events is not None and after_events < 1:
             raise ValueError("a watch must send at least one event before it is cut")
+        if after_events is None and after_seconds is None:
+            raise ValueError("cut watches after some events, some seconds, or both")
+        if after_seconds is not None and after_seconds < 0:
+            raise ValueError("after_seconds cannot be negative")
         with self._lock:
             self._cut_after = after_events
+            self._cut_after_seconds = after_seconds
+            self._cuts_left = times
             self._cut_generation += 1
+            self._cut_started = time.monotonic()
+        self._wake_watches()
+
+    def cut_open_watches(self) -> None:
+        """Drop every watch connection open now, idle ones included, at once; watches opened
+        later are not affected."""
+        with self._lock:
+            self._cut_open_below = next(self._watch_ids)
+        self._wake_watches()
+
+    def on_watch_change(self, waker: Callback) -> None:
+        """The emulated API registers how to wake its idle watches when cuts are asked for."""
+        with self._lock:
+            self._wakers.append(waker)
+
+    def _wake_watches(self) -> None:
+        with self._lock:
+            wakers = list(self._wakers)
+        for waker in wakers:
+            _fire(waker)
 
     def refuse(self, method: str, path_contains: str, *, status: int = 403) -> None:
         """Answer every matching request with `status` (a permanent fault, e.g. RBAC's 403)."""
@@ -360,7 +402,7 @@ class KubeFaults:
             self._transient = None
             self._refused.clear()
             self._drops.clear()
-            self._cut_after = None
+            self._cut_after = self._cut_after_seconds = self._cuts_left = None
             self._cut_generation += 1
 
     # --- what the emulated API calls -----------------------------------------------------
@@ -398,25 +440,70 @@ class KubeFaults:
         for callback in due:
             _fire(callback)
 
-    def watch_cutter(self) -> Callable[[], bool]:
-        """For one watch stream: call after each event sent; True means cut it now."""
-        sent = 0
-        generation = -1
+    def watch_cutter(self) -> WatchCutter:
+        """For one watch stream, asked after each event sent and whenever the watch is idle."""
+        with self._lock:
+            return WatchCutter(self, next(self._watch_ids))
 
-        def cut_now() -> bool:
-            nonlocal sent, generation
-            with self._lock:
-                if self._cut_after is None:
-                    return False
-                if generation != self._cut_generation:
-                    generation, sent = self._cut_generation, 0
-                sent += 1
-                if sent < self._cut_after:
-                    return False
-                self.injected["watch cut"] += 1
+    def _cut_due(self, cutter: WatchCutter, event_sent: bool) -> bool:
+        with self._lock:
+            if cutter.cut:
                 return True
+            if cutter.id < self._cut_open_below:
+                return self._count_cut(cutter)
+            if self._cut_after is None and self._cut_after_seconds is None:
+                return False
+            if cutter.generation != self._cut_generation:
+                cutter.generation, cutter.sent = self._cut_generation, 0
+                cutter.since = max(cutter.opened, self._cut_started)
+            if event_sent:
+                cutter.sent += 1
+            by_events = self._cut_after is not None and cutter.sent >= self._cut_after
+            seconds = self._cut_after_seconds
+            by_time = seconds is not None and time.monotonic() - cutter.since >= seconds
+            return (by_events or by_time) and self._count_cut(cutter)
 
-        return cut_now
+    def _count_cut(self, cutter: WatchCutter) -> bool:
+        cutter.cut = True
+        self.injected["watch cut"] += 1
+        if self._cuts_left is not None:
+            self._cuts_left -= 1
+            if self._cuts_left <= 0:
+                self._cut_after = self._cut_after_seconds = self._cuts_left = None
+        return True
+
+    def _seconds_to_cut(self, cutter: WatchCutter) -> float | None:
+        with self._lock:
+            seconds = self._cut_after_seconds
+            if seconds is None:
+                return None
+            since = cutter.since if cutter.generation == self._cut_generation else None
+            since = since if since is not None else max(cutter.opened, self._cut_started)
+            return max(0.0, since + seconds - time.monotonic())
+
+
+class WatchCutter:
+    """Whether to cut one watch stream; see `KubeFaults.cut_watches` and `cut_open_watches`."""
+
+    def __init__(self, faults: KubeFaults, watch_id: int) -> None:
+        self._faults = faults
+        self.id = watch_id
+        self.opened = self.since = time.monotonic()
+        self.generation = -1
+        self.sent = 0
+        self.cut = False
+
+    def after_event(self) -> bool:
+        """Call after each event sent; True means cut the stream now."""
+        return self._faults._cut_due(self, event_sent=True)
+
+    def due(self) -> bool:
+        """Whether to cut the stream now, without an event (an idle watch)."""
+        return self._faults._cut_due(self, event_sent=False)
+
+    def seconds_left(self) -> float | None:
+        """Seconds until a time-based cut of this stream, if one is set."""
+        return self._faults._seconds_to_cut(self)
 
 
 def _refusal(status: int, method: str, target: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .objects import initial_objects, prepare_create
 from .server import ApiHttpServer, RequestStats
 from .store import Store
 from .verbs import ResourceApi
+from .watch import BOOKMARK_SECONDS, MAX_WATCH_SECONDS, WatchLimits
 
 
 class KubeEmulator:
@@ -31,6 +32,9 @@ class KubeEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         history_size: int = 10000,
+        history_seconds: float | None = None,
+        max_watch_seconds: float = MAX_WATCH_SECONDS,
+        bookmark_seconds: float = BOOKMARK_SECONDS,
     ) -> None:
         address = "127.0.0.1" if host == "localhost" else host
         if not (
@@ -39,11 +43,12 @@ class KubeEmulator:
         ):
             raise ValueError(f"KubeEmulator binds only to IPv4 loopback, not {host!r}")
         self._address = (address, port)
-        self._store = Store(history_size)
+        self._store = Store(history_size, history_seconds)
+        self._watch_limits = WatchLimits(max_watch_seconds, bookmark_seconds)
         self._controller = Controller(self._store, ready_delay, broken_marker)
         self._stats = RequestStats()
         self.faults = KubeFaults()  # errors, refusals, cut watches and kill points for tests
-        self._api = ResourceApi(self._store)
+        self._api = ResourceApi(self._store, self._watch_limits)
         self._server: ApiHttpServer | None = None
         self._server_thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -130,6 +135,44 @@ class KubeEmulator:
     @broken_marker.setter
     def broken_marker(self, marker: str) -> None:
         self._controller.broken_marker = marker
+
+    # ------------------------------------------------------------------ watches and history
+
+    @property
+    def max_watch_seconds(self) -> float:
+        """Like kube-apiserver's --min-request-timeout: the server ends each watch after
+        between this and twice this many seconds (random jitter), or at the client's
+        `timeoutSeconds` if that comes first."""
+        return self._watch_limits.max_seconds
+
+    @max_watch_seconds.setter
+    def max_watch_seconds(self, seconds: float) -> None:
+        self._watch_limits.max_seconds = seconds
+
+    @property
+    def bookmark_seconds(self) -> float:
+        """How often a watch that allows bookmarks gets one (it also gets one as it ends)."""
+        return self._watch_limits.bookmark_seconds
+
+    @bookmark_seconds.setter
+    def bookmark_seconds(self, seconds: float) -> None:
+        self._watch_limits.bookmark_seconds = seconds
+
+    @property
+    def history_seconds(self) -> float | None:
+        """Events older than this are compacted (None: only the history size limits them)."""
+        return self._store.history_seconds
+
+    @history_seconds.setter
+    def history_seconds(self, seconds: float | None) -> None:
+        with self._store.cond:
+            self._store.history_seconds = seconds
+
+    def compact_history(self) -> int:
+        """Compact the event history now: watches and lists from any older resourceVersion
+        get 410 Expired (open watches that are up to date go on). Returns the oldest version
+        still served, the current one."""
+        return self._store.compact()
 
     @property
     def request_count(self) -> int:

@@ -20,6 +20,7 @@ from . import discovery
 from .errors import ApiError, bad_request, method_not_allowed, path_not_found
 from .objects import Kind, find_kind
 from .verbs import ResourceApi
+from .watch import WatchCut
 
 Obj = dict[str, Any]
 
@@ -97,6 +98,7 @@ class ApiHttpServer(HTTPServer):
         self.api = api
         self.stats = stats
         self.faults = faults or KubeFaults()
+        self.faults.on_watch_change(api.store.wake)
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._connections_lock = threading.Lock()
         self._stopping = False
@@ -346,20 +348,24 @@ class _Handler(BaseHTTPRequestHandler):
         target = route(path)
         if target.name is not None:
             raise bad_request("watch a single object with a metadata.name field selector")
-        events = self.server.api.watch(target.kind, target.namespace, query, self._client_gone)
+        cutter = self.server.faults.watch_cutter()
+        events = self.server.api.watch(
+            target.kind, target.namespace, query, self._client_gone, cutter
+        )
         self.server.faults.handled("GET", self.path, watching=True)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        cut_now = self.server.faults.watch_cutter()
         try:
             for event in events:
                 self._write_chunk(json.dumps(event).encode() + b"\n")
-                if cut_now():
-                    self._cut()
-                    return
+                if cutter.after_event():
+                    raise WatchCut
             self._write_chunk(b"")  # the terminating zero-length chunk: a clean end of stream
+        except WatchCut:
+            self._cut()
+            return
         except OSError:  # the client went away
             self.close_connection = True
         if self.server.api.store.closed:

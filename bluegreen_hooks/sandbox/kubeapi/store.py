@@ -19,6 +19,7 @@ class Event(NamedTuple):
     plural: str
     namespace: str
     obj: Obj
+    at: float  # time.monotonic() when it was recorded
 
 
 class Expired(Exception):
@@ -53,7 +54,7 @@ class Store:
     callers must only read. So event snapshots can be serialised without the lock.
     """
 
-    def __init__(self, history_size: int = 10000) -> None:
+    def __init__(self, history_size: int = 10000, history_seconds: float | None = None) -> None:
         self.cond = threading.Condition(threading.RLock())
         self.closed = False
         # plural -> (namespace, name) -> stored snapshot
@@ -62,6 +63,7 @@ class Store:
         self._rv = 0
         self._history: deque[Event] = deque(maxlen=max(1, history_size))
         self._compacted_rv = 0  # events with rv <= this are no longer retained
+        self.history_seconds = history_seconds  # events older than this are compacted
         self._born: dict[str, float] = {}  # uid -> time.monotonic() at creation
 
     @property
@@ -112,7 +114,7 @@ class Store:
                 event_type = "MODIFIED"
                 self._index_owners(plural, old, add=False)
             self._index_owners(plural, stored, add=True)
-            self._record(Event(self._rv, event_type, plural, key[0], stored))
+            self._record(Event(self._rv, event_type, plural, key[0], stored, time.monotonic()))
             return clone(stored)
 
     def delete(self, plural: str, namespace: str, name: str) -> Obj | None:
@@ -126,7 +128,7 @@ class Store:
             final = clone(old)
             final["metadata"]["resourceVersion"] = str(self._rv)
             self._born.pop(final["metadata"].get("uid", ""), None)
-            self._record(Event(self._rv, "DELETED", plural, namespace, final))
+            self._record(Event(self._rv, "DELETED", plural, namespace, final, time.monotonic()))
             return clone(final)
 
     def born(self, uid: str) -> float | None:
@@ -137,8 +139,7 @@ class Store:
     def events_after(self, rv: int) -> list[Event]:
         """All retained events newer than `rv`, oldest first; raises Expired if some are lost."""
         with self.cond:
-            if rv < self._compacted_rv:
-                raise Expired(rv, self._compacted_rv + 1)
+            self.check_retained(rv)
             newer: list[Event] = []
             for event in reversed(self._history):
                 if event.rv <= rv:
@@ -146,6 +147,40 @@ class Store:
                 newer.append(event)
             newer.reverse()
             return newer
+
+    def check_retained(self, rv: int) -> None:
+        """Raise Expired when events newer than `rv` are no longer all retained (compacted)."""
+        with self.cond:
+            self._expire_old_events()
+            if rv < self._compacted_rv:
+                raise Expired(rv, self._compacted_rv + 1)
+
+    @property
+    def compacted_rv(self) -> int:
+        """Events up to this resourceVersion are gone: older versions answer 410 Gone."""
+        with self.cond:
+            self._expire_old_events()
+            return self._compacted_rv
+
+    def compact(self) -> int:
+        """Drop the whole event history now, like etcd's compaction; returns the version
+        from which watches can still start (the current one)."""
+        with self.cond:
+            self._history.clear()
+            self._compacted_rv = self._rv
+            return self._rv
+
+    def _expire_old_events(self) -> None:
+        if self.history_seconds is None:
+            return
+        horizon = time.monotonic() - self.history_seconds
+        while self._history and self._history[0].at < horizon:
+            self._compacted_rv = self._history.popleft().rv
+
+    def wake(self) -> None:
+        """Wake every waiter (watches re-check whether they should end)."""
+        with self.cond:
+            self.cond.notify_all()
 
     def close(self) -> None:
         """Mark the store closed and wake every waiter so watches and the controller exit."""
@@ -169,6 +204,7 @@ class Store:
                     del self._dependents[uid]
 
     def _record(self, event: Event) -> None:
+        self._expire_old_events()
         if len(self._history) == self._history.maxlen:
             self._compacted_rv = self._history[0].rv
         self._history.append(event)

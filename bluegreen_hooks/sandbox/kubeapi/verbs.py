@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import objects
 from .errors import ApiError, already_exists, bad_request, conflict, not_found
@@ -17,8 +20,8 @@ from .selectors import (
     parse_label_selector,
 )
 from .services import assign_network
-from .store import Store, clone
-from .watch import stream_events
+from .store import Expired, Store, clone
+from .watch import Cutter, WatchLimits, WatchRequest, stream_events
 
 Obj = dict[str, Any]
 Query = Mapping[str, str]
@@ -30,6 +33,42 @@ _RETURNS_OBJECT_ON_DELETE = frozenset({"pods", "services"})
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("true", "1")
+
+
+_CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue value from the "
+    "response to get a consistent list result."
+)
+
+
+def _key(obj: Obj) -> str:
+    meta = obj["metadata"]
+    return f"{meta.get('namespace', '')}/{meta['name']}"
+
+
+class _ContinueToken(NamedTuple):
+    """What a continue token holds, as kube-apiserver's: the list's version and the last key."""
+
+    rv: int
+    after: str
+
+    def encode(self) -> str:
+        raw = json.dumps({"v": "meta.k8s.io/v1", "rv": self.rv, "start": self.after + "\x00"})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> _ContinueToken:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            rv, start = int(raw["rv"]), str(raw["start"])
+            if raw.get("v") != "meta.k8s.io/v1" or rv <= 0 or not start.endswith("\x00"):
+                raise ValueError(token)
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            raise bad_request(
+                "continue key is not valid: the continue token was not issued by this server"
+            ) from None
+        return cls(rv, start[:-1])
 
 
 def _selectors(kind: Kind, query: Query) -> tuple[LabelSelector, FieldSelector]:
@@ -45,8 +84,9 @@ def _selectors(kind: Kind, query: Query) -> tuple[LabelSelector, FieldSelector]:
 class ResourceApi:
     """The verbs for every kind; each call is atomic with respect to the store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, watch_limits: WatchLimits | None = None) -> None:
         self.store = store
+        self.watch_limits = watch_limits or WatchLimits()
 
     # ------------------------------------------------------------------ reads
 
@@ -58,29 +98,34 @@ class ResourceApi:
 
     def list_collection(self, kind: Kind, namespace: str | None, query: Query) -> Obj:
         labels, fields = _selectors(kind, query)
+        token = query.get("continue") or ""
+        start = _ContinueToken.decode(token) if token else None
         with self.store.cond:
             rv = self.store.rv
+            if start is not None:  # a later page of a list served at start.rv
+                try:
+                    self.store.check_retained(start.rv)
+                except Expired:
+                    raise ApiError(410, "Expired", _CONTINUE_EXPIRED) from None
+                rv = start.rv
+            else:
+                self._check_list_version(query)
             items = [
                 clone(obj)
                 for obj in self.store.snapshots(kind.plural, namespace)
-                if labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)
+                if (start is None or _key(obj) > start.after)
+                and labels.matches(obj["metadata"].get("labels"))
+                and fields.matches(obj)
             ]
         metadata: Obj = {"resourceVersion": str(rv)}
-        start = 0
-        if query.get("continue"):
-            try:
-                start = int(query["continue"])
-            except ValueError:
-                raise bad_request("invalid continue token") from None
-        limit = int(query.get("limit") or 0)
-        if limit > 0:
-            remaining = len(items) - start - limit
-            if remaining > 0:
-                metadata["continue"] = str(start + limit)
-                metadata["remainingItemCount"] = remaining
-            items = items[start : start + limit]
-        else:
-            items = items[start:]
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            raise bad_request(f"invalid limit: {query.get('limit')!r}") from None
+        if 0 < limit < len(items):
+            metadata["continue"] = _ContinueToken(rv, _key(items[limit - 1])).encode()
+            metadata["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
         for item in items:  # like the real server, list items carry no kind/apiVersion
             item.pop("kind", None)
             item.pop("apiVersion", None)
@@ -91,8 +136,42 @@ class ResourceApi:
             "items": items,
         }
 
+    def _check_list_version(self, query: Query) -> None:
+        """A list at an exact resourceVersion whose history was compacted answers 410.
+
+        (Any other list is served from the current state, which every resourceVersion
+        `NotOlderThan` allows.)
+        """
+        match = query.get("resourceVersionMatch") or ""
+        raw = query.get("resourceVersion") or ""
+        if match not in ("", "Exact", "NotOlderThan"):
+            raise bad_request(
+                f'resourceVersionMatch: Unsupported value: "{match}": supported values: '
+                '"Exact", "NotOlderThan"'
+            )
+        if match and not raw:
+            raise bad_request(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            )
+        if not raw:
+            return
+        try:
+            version = int(raw)
+        except ValueError:
+            raise bad_request(f"invalid resource version: {raw!r}") from None
+        if match == "Exact":
+            try:
+                self.store.check_retained(version)
+            except Expired as exc:
+                raise ApiError(410, "Expired", str(exc)) from None
+
     def watch(
-        self, kind: Kind, namespace: str | None, query: Query, client_gone: Callable[[], bool]
+        self,
+        kind: Kind,
+        namespace: str | None,
+        query: Query,
+        client_gone: Callable[[], bool],
+        cutter: Cutter,
     ) -> Iterator[Obj]:
         """Validate the watch parameters (raising ApiError) and return the event stream."""
         labels, fields = _selectors(kind, query)
@@ -103,15 +182,27 @@ class ResourceApi:
                 since = int(raw_rv)
             except ValueError:
                 raise bad_request(f"invalid resource version: {raw_rv!r}") from None
-        timeout: float | None = None
+        requested: float | None = None
         if query.get("timeoutSeconds"):
             try:
-                timeout = float(query["timeoutSeconds"])
+                requested = float(query["timeoutSeconds"]) or None  # 0 means unset
             except ValueError:
                 raise bad_request("invalid timeoutSeconds") from None
-        return stream_events(
-            self.store, kind.plural, namespace, labels, fields, since, timeout, client_gone
+        limits = self.watch_limits
+        request = WatchRequest(
+            plural=kind.plural,
+            kind=kind.kind,
+            api_version=kind.api_version,
+            namespace=namespace,
+            labels=labels,
+            fields=fields,
+            since=since,
+            timeout=limits.timeout(requested),
+            bookmark_interval=(
+                limits.bookmark_seconds if _truthy(query.get("allowWatchBookmarks")) else None
+            ),
         )
+        return stream_events(self.store, request, client_gone, cutter)
 
     # ------------------------------------------------------------------ writes
 
