@@ -74,16 +74,54 @@ def conflict(resource: str, name: str, group: str = "", why: str = "") -> ApiErr
     )
 
 
+# A cause's reason follows from how its message starts, as in apimachinery's field.ErrorType.
+_CAUSE_REASONS = (
+    ("Required value", "FieldValueRequired"),
+    ("Invalid value", "FieldValueInvalid"),
+    ("Duplicate value", "FieldValueDuplicate"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Forbidden", "FieldValueForbidden"),
+    ("Too long", "FieldValueTooLong"),
+    ("Too many", "FieldValueTooMany"),
+    ("Not found", "FieldValueNotFound"),
+    ("Internal error", "InternalError"),
+)
+
+
+def cause_reason(message: str) -> str:
+    """`FieldValueRequired` for `Required value`, and so on."""
+    return next(
+        (reason for prefix, reason in _CAUSE_REASONS if message.startswith(prefix)),
+        "FieldValueInvalid",
+    )
+
+
 def invalid(kind: str, name: str, causes: list[tuple[str, str]], group: str = "") -> ApiError:
-    """422 listing (field, message) causes, e.g. a taken nodePort."""
+    """422 listing (field, message) causes, e.g. a taken nodePort; each message starts with
+    its error type (`Required value`, `Invalid value: 8080: ...`, `Duplicate value: ...`)."""
     parts = [f"{field}: {message}" for field, message in causes]
     joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     details = _details(kind, name, group)
     details["causes"] = [
-        {"reason": "FieldValueInvalid", "message": message, "field": field}
+        {"reason": cause_reason(message), "message": message, "field": field}
         for field, message in causes
     ]
     return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {joined}', details)
+
+
+def undecodable(kind: str, version: str, why: str) -> ApiError:
+    """400 for a body the server cannot decode into the kind (a wrong type, a bad time)."""
+    return bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {why}')
+
+
+def unsupported_media_type(accepted: tuple[str, ...]) -> ApiError:
+    """415 for a body in a format the server does not speak (clients then fall back to JSON)."""
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(accepted),
+    )
 
 
 def bad_request(message: str) -> ApiError:

@@ -10,15 +10,17 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from .errors import ApiError, bad_request, invalid
+from .errors import ApiError, bad_request, invalid, undecodable
 from .selectors import (
     SelectorError,
     label_selector_from_object,
     valid_label_key,
     valid_label_value,
 )
+from .services import service_causes
 from .store import clone
 
 Obj = dict[str, Any]
@@ -205,7 +207,69 @@ def _check_envelope(kind: Kind, body: Any) -> Obj:
         meta = obj["metadata"] = {}
     if not isinstance(meta, dict):
         raise bad_request("metadata must be an object")
+    if kind.plural == "leases":
+        _decode_lease(kind, obj.get("spec"))
     return obj
+
+
+_MICRO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})")
+_MICRO_LAYOUT = "2006-01-02T15:04:05.000000Z07:00"
+_GO_TYPES = {bool: "bool", int: "number", float: "number", str: "string", list: "array"}
+
+
+def _decode_lease(kind: Kind, spec: Any) -> None:
+    """What decoding JSON into a LeaseSpec refuses (400): wrong types, times that are not
+    RFC 3339 with microseconds (metav1.MicroTime)."""
+    if spec is None:
+        return
+    if not isinstance(spec, dict):
+        raise undecodable(kind.kind, kind.version, _go_type_error(spec, "spec", "v1.LeaseSpec"))
+    fields = {
+        "holderIdentity": str,
+        "leaseDurationSeconds": int,
+        "leaseTransitions": int,
+        "strategy": str,
+        "preferredHolder": str,
+    }
+    for field, wanted in fields.items():
+        value = spec.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            go_type = "string" if wanted is str else "int32"
+            raise undecodable(
+                kind.kind,
+                kind.version,
+                _go_type_error(value, f"spec.{field}", go_type, "LeaseSpec"),
+            )
+    for field in ("acquireTime", "renewTime"):
+        value = spec.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not _is_micro_time(value):
+            shown = json.dumps(value) if isinstance(value, str) else str(value)
+            raise undecodable(
+                kind.kind,
+                kind.version,
+                f'parsing time {shown} as "{_MICRO_LAYOUT}": cannot parse {shown} as '
+                f'"{_MICRO_LAYOUT}"',
+            )
+
+
+def _is_micro_time(value: str) -> bool:
+    if not _MICRO_TIME.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _go_type_error(value: Any, field: str, go_type: str, struct: str = "") -> str:
+    got = _GO_TYPES.get(type(value), "object")
+    where = f"Go struct field {struct}.{field}" if struct else f"Go value {field}"
+    return f"json: cannot unmarshal {got} into {where} of type {go_type}"
 
 
 # ---------------------------------------------------------------- defaulting
@@ -314,20 +378,38 @@ _DEFAULTERS = {
 # ---------------------------------------------------------------- validation
 
 
+_NAME_RULES = {
+    # plural: (pattern, max length, what kube-apiserver calls it)
+    "services": (_DNS_1035_LABEL, 63, "a DNS-1035 label"),
+    "namespaces": (_DNS_LABEL, 63, "a lowercase RFC 1123 label"),
+}
+_NAME_EXPLAINED = {
+    "a DNS-1035 label": (
+        "must consist of lower case alphanumeric characters or '-', start with an "
+        "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+        "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+    ),
+    "a lowercase RFC 1123 label": (
+        "must consist of lower case alphanumeric characters or '-', and must start and end "
+        "with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+        "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+    ),
+    "a lowercase RFC 1123 subdomain": (
+        "must consist of lower case alphanumeric characters, '-' or '.', and must start and "
+        "end with an alphanumeric character (e.g. 'example.com', regex used for validation "
+        "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+    ),
+}
+_ANNOTATIONS_MAX_BYTES = 256 * 1024
+
+
 def validate(kind: Kind, obj: Obj) -> None:
     """Raise a 422 listing what is wrong with `obj`, if anything."""
     meta = obj["metadata"]
     name = str(meta.get("name", ""))
-    causes: list[tuple[str, str]] = []
-    if kind.plural == "services":
-        pattern, limit, what = _DNS_1035_LABEL, 63, "a DNS-1035 label"
-    elif kind.plural == "namespaces":
-        pattern, limit, what = _DNS_LABEL, 63, "a lowercase RFC 1123 label"
-    else:
-        pattern, limit, what = _DNS_SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain"
-    if not isinstance(meta.get("name"), str) or len(name) > limit or not pattern.fullmatch(name):
-        causes.append(("metadata.name", f"Invalid value: {name!r}: must be {what}"))
+    causes = _name_causes(kind, meta.get("name"))
     causes += _label_causes("metadata.labels", meta.get("labels"))
+    causes += _annotation_causes(meta.get("annotations"))
     spec = obj.get("spec")
     if kind.plural == "pods":
         causes += _pod_spec_causes("spec", spec)
@@ -335,8 +417,80 @@ def validate(kind: Kind, obj: Obj) -> None:
         causes += _workload_causes(obj, rc=True)
     elif kind.plural == "deployments":
         causes += _workload_causes(obj, rc=False)
+    elif kind.plural == "services":
+        causes += service_causes(spec)
+        if isinstance(spec, dict):
+            causes += _label_causes("spec.selector", spec.get("selector"))
+    elif kind.plural == "leases":
+        causes += _lease_causes(spec)
     if causes:
         raise invalid(kind.kind, name, causes, kind.group)
+
+
+def _name_causes(kind: Kind, name: Any) -> list[tuple[str, str]]:
+    pattern, limit, what = _NAME_RULES.get(
+        kind.plural, (_DNS_SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain")
+    )
+    if not isinstance(name, str) or not name:
+        return [("metadata.name", "Required value: name or generateName is required")]
+    if len(name) > limit:
+        return [
+            (
+                "metadata.name",
+                f'Invalid value: "{name}": must be no more than {limit} characters',
+            )
+        ]
+    if not pattern.fullmatch(name):
+        return [("metadata.name", f'Invalid value: "{name}": {what} {_NAME_EXPLAINED[what]}')]
+    return []
+
+
+def _annotation_causes(annotations: Any) -> list[tuple[str, str]]:
+    if annotations is None:
+        return []
+    if not isinstance(annotations, dict):
+        return [("metadata.annotations", "Invalid value: must be a map of strings")]
+    causes: list[tuple[str, str]] = []
+    size = 0
+    for key, value in annotations.items():
+        if not valid_label_key(key):
+            causes.append(
+                (
+                    "metadata.annotations",
+                    f'Invalid value: "{key}": name part must consist of alphanumeric '
+                    "characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                    "character",
+                )
+            )
+        size += len(str(key)) + len(str(value))
+    if size > _ANNOTATIONS_MAX_BYTES:
+        causes.append(
+            (
+                "metadata.annotations",
+                f"Too long: must have at most {_ANNOTATIONS_MAX_BYTES} bytes",
+            )
+        )
+    return causes
+
+
+def _lease_causes(spec: Any) -> list[tuple[str, str]]:
+    if not isinstance(spec, dict):
+        return []
+    causes: list[tuple[str, str]] = []
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and duration <= 0:
+        causes.append(
+            ("spec.leaseDurationSeconds", f"Invalid value: {duration}: must be greater than 0")
+        )
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and transitions < 0:
+        causes.append(
+            (
+                "spec.leaseTransitions",
+                f"Invalid value: {transitions}: must be greater than or equal to 0",
+            )
+        )
+    return causes
 
 
 def _label_causes(field: str, labels: Any) -> list[tuple[str, str]]:
@@ -350,16 +504,21 @@ def _label_causes(field: str, labels: Any) -> list[tuple[str, str]]:
             causes.append(
                 (
                     field,
-                    f"Invalid value: {key!r}: name part must consist of "
-                    "alphanumeric characters, '-', '_' or '.'",
+                    f'Invalid value: "{key}": name part must consist of alphanumeric '
+                    "characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                    "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+                    "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
                 )
             )
         if not isinstance(value, str) or not valid_label_value(value):
+            shown = f'"{value}"' if isinstance(value, str) else repr(value)
             causes.append(
                 (
-                    f"{field}",
-                    f"Invalid value: {value!r}: a valid label must be an "
-                    "empty string or consist of alphanumeric characters",
+                    field,
+                    f"Invalid value: {shown}: a valid label must be an empty string or consist "
+                    "of alphanumeric characters, '-', '_' or '.', and must start and end with "
+                    "an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+                    "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
                 )
             )
     return causes

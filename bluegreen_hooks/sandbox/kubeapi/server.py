@@ -17,14 +17,45 @@ from urllib.parse import parse_qs, urlsplit
 from ..faults import KubeFaults
 from ..operations import OperationLog, kube_operation
 from . import discovery
-from .errors import ApiError, bad_request, method_not_allowed, path_not_found
+from .errors import (
+    ApiError,
+    bad_request,
+    method_not_allowed,
+    path_not_found,
+    unsupported_media_type,
+)
 from .objects import Kind, find_kind
+from .schema import prune_unknown
 from .verbs import ResourceApi
 from .watch import WatchCut
 
 Obj = dict[str, Any]
 
 log = logging.getLogger(__name__)
+
+
+BODY_MEDIA_TYPES = ("application/json", "application/yaml")
+PATCH_MEDIA_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+
+
+def _parse_yaml(raw: bytes) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(raw.decode("utf-8", "replace"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise bad_request(f"error converting YAML to JSON: yaml: {where}{problem}") from None
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class RequestStats:
@@ -228,8 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self, method: str, path: str, query: dict[str, str], watching: bool) -> None:
         payload: Obj | str
         faults = self.server.faults
+        self._warnings: list[str] = []
         try:
-            body = self._read_body()
+            raw = self._read_body()
             fault = faults.intercept(method, self.path, watching=watching)
             if fault is not None:
                 self._send(fault.status, fault.body, headers=fault.headers)
@@ -237,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
             if watching:
                 self._watch(path, query)
                 return
-            code, payload = self._dispatch(method, path, query, body)
+            code, payload = self._dispatch(method, path, query, self._decode_body(method, raw))
         except ApiError as exc:
             code, payload = exc.code, exc.status()
         except Exception as exc:
@@ -247,7 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
         if faults.dropped(method, self.path):
             self._cut()
             return
-        self._send(code, payload, head_only=method == "HEAD")
+        warnings = tuple(("Warning", f'299 - "{_quote(w)}"') for w in self._warnings)
+        self._send(code, payload, head_only=method == "HEAD", headers=warnings)
 
     def _read_body(self) -> Any:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -263,12 +296,42 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             length = int(self.headers.get("Content-Length") or 0)
             raw = bytearray(self.rfile.read(length) if length > 0 else b"")
+        return raw
+
+    def _decode_body(self, method: str, raw: bytes) -> Any:
+        """The request body as JSON-shaped data: JSON, or YAML for creates and updates, as the
+        Content-Type says; 415 for any other format (protobuf too: clients fall back to JSON)."""
         if not raw.strip():
             return None
+        media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if method == "PATCH":
+            if media not in ("", *PATCH_MEDIA_TYPES):
+                raise unsupported_media_type(PATCH_MEDIA_TYPES)
+        elif media == "application/yaml":
+            return _parse_yaml(raw)
+        elif media not in ("", "application/json"):
+            raise unsupported_media_type(BODY_MEDIA_TYPES)
         try:
             return json.loads(raw)
-        except ValueError as exc:  # the client may omit Content-Type; JSON is all we accept
+        except ValueError as exc:
             raise bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
+
+    def _validate_fields(self, kind: Kind, query: dict[str, str], body: Any) -> None:
+        """fieldValidation: Strict refuses unknown fields, Warn (the default) drops them with
+        a Warning header, Ignore just drops them."""
+        mode = query.get("fieldValidation") or "Warn"
+        if mode not in ("Strict", "Warn", "Ignore"):
+            raise bad_request(
+                f'fieldValidation: Unsupported value: "{mode}": supported values: '
+                '"Ignore", "Strict", "Warn"'
+            )
+        unknown = prune_unknown(kind, body)
+        if not unknown or mode == "Ignore":
+            return
+        described = ", ".join(f'unknown field "{field}"' for field in unknown)
+        if mode == "Strict":
+            raise bad_request(f"strict decoding error: {described}")
+        self._warnings += [f'unknown field "{field}"' for field in unknown]
 
     def _send(
         self,
@@ -302,6 +365,11 @@ class _Handler(BaseHTTPRequestHandler):
         api, kind, name = self.server.api, target.kind, target.name
         namespace = target.namespace or ""
         dry_run = query.get("dryRun") == "All"
+        patch_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if method in ("POST", "PUT") or (
+            method == "PATCH" and patch_type != "application/json-patch+json"
+        ):
+            self._validate_fields(kind, query, body)
         if name is None:
             if method == "GET":
                 return 200, api.list_collection(kind, target.namespace, query)
