@@ -5,7 +5,8 @@ objects (a list, or a get), then watch from that resourceVersion with bookmarks,
 stays fresh even while nothing we watch changes. A watch the server ends (its timeout) or that
 breaks off (a dropped connection, a 5xx ERROR event) resumes from the last version seen; one
 whose history was compacted (410 Gone) reads the objects again. Only when the connection keeps
-failing without any progress, MAX_ATTEMPTS times in a row, does it give up with a clear error.
+failing at once, MAX_ATTEMPTS times in a row without an event, does it give up with a clear
+error; a watch that broke after an event or after a healthy while starts the count again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from bluegreen_hooks.logs import get_logger
 Listing = tuple[dict[str, Object], str]
 # Statuses of an ERROR event (or a failed watch request) worth resuming after, as client-go does.
 _RESUMABLE = frozenset({429, 500, 502, 503, 504})
+# A watch that stayed open this long before it broke was working: its drop starts a new count.
+HEALTHY_WATCH_SECONDS = 1.0
 
 
 def list_collection(rest: Rest, collection: str, **selector: str) -> Listing:
@@ -46,12 +49,13 @@ def follow(
 
     `what` names the watched thing in log lines and errors (e.g. `ReplicationController web`).
     """
-    failures = 0  # consecutive failed watches without an event in between
+    failures = 0  # consecutive watches that broke early, without an event
     while True:
         items, version = read()
         yield list(items.values())
         try:
             while (remaining := deadline - time.monotonic()) > 0:
+                opened = time.monotonic()
                 try:
                     for event in rest.watch(
                         collection,
@@ -73,12 +77,12 @@ def follow(
                         if time.monotonic() >= deadline:
                             return
                 except WatchInterrupted as exc:
-                    failures += 1
+                    failures = _failed(failures, opened)
                     _resume(what, version, failures, str(exc))
                 except ApiException as exc:
                     if exc.status not in _RESUMABLE:
                         raise
-                    failures += 1
+                    failures = _failed(failures, opened)
                     _resume(what, version, failures, f"HTTP {exc.status} {exc.reason}")
             return
         except ApiException as exc:
@@ -89,12 +93,17 @@ def follow(
             )
 
 
+def _failed(failures: int, opened: float) -> int:
+    """The count of consecutive failures, this one included."""
+    return 1 if time.monotonic() - opened >= HEALTHY_WATCH_SECONDS else failures + 1
+
+
 def _resume(what: str, version: str, failures: int, why: str) -> None:
     """Log and back off before watching again; give up after MAX_ATTEMPTS in a row."""
     if failures >= MAX_ATTEMPTS:
         raise DeployFailed(
-            f"watching {what}: the watch broke off {failures} times in a row without any "
-            f"progress (last: {why})",
+            f"watching {what}: the watch broke off {failures} times in a row, each time "
+            f"before any event (last: {why})",
             hint="check the Kubernetes API server and the network to it, then rerun",
         )
     get_logger().warning(

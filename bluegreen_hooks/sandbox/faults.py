@@ -277,6 +277,7 @@ class KubeFaults:
         self._transient: _Transient | None = None
         self._refused: list[tuple[str, str, int]] = []
         self._drops: list[_Pending] = []
+        self._mid_body: dict[int, bool] = {}  # id(drop) -> cut inside the body
         self._cut_after: int | None = None
         self._cut_after_seconds: float | None = None
         self._cuts_left: int | None = None
@@ -371,9 +372,12 @@ class KubeFaults:
         with self._lock:
             self._refused.append((method, path_contains, status))
 
-    def drop_response(self, method: str, path_contains: str, *, times: int = 1) -> None:
+    def drop_response(
+        self, method: str, path_contains: str, *, times: int = 1, mid_body: bool = False
+    ) -> None:
         """Handle the next `times` matching requests, then close the connection instead of
-        answering: the change landed, but the client cannot know it."""
+        answering: the change landed, but the client cannot know it. With `mid_body` the
+        status line, headers and half the body go out first (the body is cut off)."""
         with self._lock:
             self._drops.append(
                 _Pending(
@@ -382,18 +386,21 @@ class KubeFaults:
                     times,
                 )
             )
+            self._mid_body[id(self._drops[-1])] = mid_body
 
-    def dropped(self, method: str, target: str) -> bool:
-        """Whether to close the connection instead of answering this (handled) request."""
+    def dropped(self, method: str, target: str) -> str | None:
+        """How to drop this (handled) request's answer: "before" it, "mid-body", or None."""
         with self._lock:
             for entry in self._drops:
                 if entry.matches(method, unquote(target)):
                     entry.remaining -= 1
+                    mid_body = self._mid_body.get(id(entry), False)
                     if entry.remaining == 0:
                         self._drops.remove(entry)
-                    self.injected["response dropped"] += 1
-                    return True
-        return False
+                        self._mid_body.pop(id(entry), None)
+                    self.injected["response cut" if mid_body else "response dropped"] += 1
+                    return "mid-body" if mid_body else "before"
+        return None
 
     def clear(self) -> None:
         """Drop every fault and pending callback (the `injected` counts stay)."""
@@ -402,6 +409,7 @@ class KubeFaults:
             self._transient = None
             self._refused.clear()
             self._drops.clear()
+            self._mid_body.clear()
             self._cut_after = self._cut_after_seconds = self._cuts_left = None
             self._cut_generation += 1
 

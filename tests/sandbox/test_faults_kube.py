@@ -162,3 +162,19 @@ def test_drop_response_handles_the_request_but_never_answers(
     again = http.request("POST", emulator.url + "/api/v1/namespaces/default/pods", body=body)
     assert again.status == 409  # only once: the next one is answered
     assert emulator.faults.injected["response dropped"] == 1
+
+
+def test_drop_response_mid_body_sends_headers_then_half_the_body(
+    emulator: KubeEmulator, core: Any
+) -> None:
+    core.create_namespaced_pod("default", pod_body("p"))
+    emulator.faults.drop_response("GET", "/pods", mid_body=True)
+    http = urllib3.PoolManager(retries=False)
+    response = http.request(
+        "GET", emulator.url + "/api/v1/namespaces/default/pods", preload_content=False
+    )
+    assert response.status == 200  # the status line and headers arrived
+    with pytest.raises(urllib3.exceptions.ProtocolError, match="IncompleteRead"):
+        response.read()
+    assert emulator.faults.injected["response cut"] == 1
+    assert [p.metadata.name for p in core.list_namespaced_pod("default").items] == ["p"]

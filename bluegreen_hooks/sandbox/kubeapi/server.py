@@ -276,7 +276,10 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("kube emulator failed on %s %s", method, self.path)
             code, payload = 500, ApiError(500, "InternalError", f"internal error: {exc}").status()
         faults.handled(method, self.path, watching=False)
-        if faults.dropped(method, self.path):
+        drop = faults.dropped(method, self.path)
+        if drop == "mid-body":
+            self._send(code, payload, cut_mid_body=True)
+        if drop is not None:
             self._cut()
             return
         warnings = tuple(("Warning", f'299 - "{_quote(w)}"') for w in self._warnings)
@@ -339,6 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload: Obj | str,
         head_only: bool = False,
         headers: tuple[tuple[str, str], ...] = (),
+        cut_mid_body: bool = False,
     ) -> None:
         if isinstance(payload, str):
             data, content_type = payload.encode(), "text/plain; charset=utf-8"
@@ -350,7 +354,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.end_headers()
-        if not head_only:
+        if cut_mid_body:  # an injected fault: the caller cuts the connection after this
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+        elif not head_only:
             self.wfile.write(data)
 
     def _dispatch(
