@@ -120,7 +120,9 @@ def test_a_deploy_takes_over_a_lock_whose_holder_died(app: App) -> None:
             "spec": {
                 "holderIdentity": "cli-crashed-long-ago",
                 "leaseDurationSeconds": 30,
-                "renewTime": "2020-01-01T00:00:00.000000Z",
+                # not a whole second: the typed client re-serialises times with isoformat(),
+                # which drops a zero fraction, and a MicroTime needs all six digits
+                "renewTime": "2020-01-01T00:00:00.000001Z",
             },
         },
     )

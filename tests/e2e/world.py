@@ -191,7 +191,11 @@ def make_app(sandbox: Sandbox, tmp_path: Path) -> App:
 
 
 def lease_body(app: App, holder: str, seconds: int) -> dict[str, Any]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = datetime.now(UTC)
+    # The typed client re-serialises times with isoformat(), which drops a zero fraction, and
+    # the API server's MicroTime wants all six digits: never send a whole second.
+    moment = moment.replace(microsecond=moment.microsecond or 1)
+    now = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {
         "metadata": {"name": f"{app.name}-bluegreen-lock"},
         "spec": {"holderIdentity": holder, "leaseDurationSeconds": seconds, "renewTime": now},
