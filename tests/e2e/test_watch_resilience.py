@@ -10,7 +10,7 @@ import pytest
 
 from bluegreen_hooks.sandbox.environment import Sandbox
 from tests.e2e.crash import assert_converged
-from tests.e2e.world import App, kube_api
+from tests.e2e.world import App, dead_lock, kube_api, lease, live_lock
 
 V1 = "1111111aaaaaaaa"
 V2 = "2222222bbbbbbbb"
@@ -145,3 +145,46 @@ def test_a_deploy_survives_answers_cut_off_mid_body(kube: Sandbox, app: App) -> 
     assert "IncompleteRead" in result.stderr  # said in the retry's warning
     assert "Traceback" not in result.stderr
     assert_converged(app, "green", V1)
+
+
+# --- the lock's Lease watch -----------------------------------------------------------------
+
+
+def test_a_dead_holders_lease_is_taken_over_through_timeouts_and_a_410(
+    kube: Sandbox, app: App
+) -> None:
+    emulator = kube.kube
+    emulator.max_watch_seconds = 0.1  # the Lease watch is ended again and again by the server
+    dead_lock(app, "d-CRASHED@build-7", seconds=3)
+
+    def compact() -> None:
+        noise = {"metadata": {"name": f"{app.name}-noise"}, "spec": {"holderIdentity": "x"}}
+        kube_api("CoordinationV1Api").create_namespaced_lease("default", noise)
+        emulator.compact_history()
+
+    emulator.faults.after("WATCH", "/leases", compact)
+    result = app.bluegreen("deploy", "--commit", V1)
+
+    assert result.returncode == 0, result.stderr
+    assert "watch history expired; reading again" in result.stderr
+    assert "taking over the lock from a deploy that stopped renewing it" in result.stderr
+    assert_converged(app, "green", V1)
+    assert lease(app) is None
+
+
+def test_a_live_holder_is_seen_renewing_through_cut_watches(kube: Sandbox, app: App) -> None:
+    emulator = kube.kube
+    emulator.bookmark_seconds = 0.1
+    emulator.faults.cut_watches(after_events=1)  # every Lease watch breaks after one event
+    before = app.listeners()
+
+    with live_lock(app, "d-LIVE@web-9"):
+        result = app.bluegreen("deploy", "--commit", V1)
+        held = lease(app).spec.holder_identity
+
+    assert result.returncode == 3, result.stderr
+    assert "deploy d-LIVE on host web-9 holds the lock" in result.stderr
+    assert "watch connection dropped; resuming" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert held == "d-LIVE@web-9"
+    assert app.listeners() == before
