@@ -362,3 +362,72 @@ def test_an_unknown_field_validation_mode_is_refused(core: Any) -> None:
     )
     assert status == 400
     assert 'fieldValidation: Unsupported value: "Loose"' in body["message"]
+
+
+# --- updates are validated too --------------------------------------------------------------
+
+
+def test_a_replace_that_breaks_the_rules_changes_nothing(core: Any) -> None:
+    created = core.create_namespaced_service("default", service([{"name": "a", "port": 80}]))
+    body = service([{"name": "a", "port": 80}, {"name": "a", "port": 81}])
+    body["metadata"]["resourceVersion"] = created.metadata.resource_version
+    _, error = refused(core.replace_namespaced_service, "web", "default", body)
+    assert causes(error) == [("FieldValueDuplicate", "spec.ports[1].name")]
+    stored = core.read_namespaced_service("web", "default")
+    assert stored.metadata.resource_version == created.metadata.resource_version
+    assert [p.port for p in stored.spec.ports] == [80]
+
+
+def test_a_strict_patch_with_an_unknown_field_changes_nothing(api_client: Any, core: Any) -> None:
+    created = core.create_namespaced_service("default", service([{"port": 80}]))
+    response = raw(
+        api_client,
+        "PATCH",
+        SERVICES + "/web?fieldValidation=Strict",
+        json.dumps({"spec": {"sessionAffinity": "ClientIP", "colour": "blue"}}).encode(),
+        "application/merge-patch+json",
+    )
+    body = json.loads(response.data)
+    assert response.status == 400
+    assert body["message"] == 'strict decoding error: unknown field "spec.colour"'
+    stored = core.read_namespaced_service("web", "default")
+    assert stored.metadata.resource_version == created.metadata.resource_version
+    assert stored.spec.session_affinity == "None"
+
+
+def test_a_patch_in_a_format_the_server_does_not_speak_gets_415(api_client: Any, core: Any) -> None:
+    core.create_namespaced_service("default", service([{"port": 80}]))
+    response = raw(
+        api_client,
+        "PATCH",
+        SERVICES + "/web",
+        b"spec:\n  sessionAffinity: ClientIP\n",
+        "application/apply-patch+yaml",
+    )
+    body = json.loads(response.data)
+    assert (response.status, body["reason"]) == (415, "UnsupportedMediaType")
+    assert "application/strategic-merge-patch+json" in body["message"]
+    assert core.read_namespaced_service("web", "default").spec.session_affinity == "None"
+
+
+def test_a_lease_renewal_with_a_bad_time_changes_nothing(
+    api_client: Any, coordination: Any
+) -> None:
+    created = coordination.create_namespaced_lease(
+        "default", lease(leaseDurationSeconds=10, renewTime=LEASE_TIME)
+    )
+    response = raw(
+        api_client,
+        "PUT",
+        LEASES + "/lock",
+        json.dumps(
+            {
+                **lease(leaseDurationSeconds=10, renewTime="yesterday"),
+                "metadata": {"name": "lock", "resourceVersion": created.metadata.resource_version},
+            }
+        ).encode(),
+        "application/json",
+    )
+    assert response.status == 400
+    stored = coordination.read_namespaced_lease("lock", "default")
+    assert stored.metadata.resource_version == created.metadata.resource_version
