@@ -188,8 +188,9 @@ def test_cascading_delete_of_rc_and_deployment(apps: Any, core: Any) -> None:
     wait_for(
         core.list_namespaced_pod,
         "default",
-        condition=lambda pods: sorted(p.metadata.labels["app"] for p in pods.values())
-        == ["dep", "dep"],
+        condition=lambda pods: (
+            sorted(p.metadata.labels["app"] for p in pods.values()) == ["dep", "dep"]
+        ),
     )
     apps.delete_namespaced_deployment(
         "dep", "default", body=client.V1DeleteOptions(propagation_policy="Foreground")
