@@ -424,3 +424,21 @@ def test_replication_controllers_keep_their_pods_when_the_template_changes(core:
     after = core.list_namespaced_pod("default").items
     assert sorted(p.metadata.name for p in after) == sorted(before)  # no rollout: same pods
     assert core.list_namespaced_pod("default", label_selector="pod-template-hash").items == []
+
+
+def test_a_deployment_made_again_adopts_the_replicaset_an_orphan_delete_left(
+    apps: Any, core: Any
+) -> None:
+    apps.create_namespaced_deployment("default", deployment_body("web", LABELS, 2))
+    wait_for(apps.list_namespaced_deployment, "default", condition=rolled_out())
+    pods = {p.metadata.name for p in core.list_namespaced_pod("default").items}
+    apps.delete_namespaced_deployment("web", "default", propagation_policy="Orphan")
+    wait_for(apps.list_namespaced_deployment, "default", condition=lambda found: not found)
+
+    again = apps.create_namespaced_deployment("default", deployment_body("web", LABELS, 2))
+
+    found = wait_for(apps.list_namespaced_deployment, "default", condition=rolled_out())
+    (rs,) = apps.list_namespaced_replica_set("default").items
+    assert rs.metadata.owner_references[0].uid == again.metadata.uid
+    assert {p.metadata.name for p in core.list_namespaced_pod("default").items} == pods
+    assert found["web"].status.updated_replicas == 2

@@ -169,9 +169,14 @@ class Deployments:
                 "template": template,
             },
         }
-        if self.store.snapshot("replicasets", meta["namespace"], body["metadata"]["name"]):
-            log.warning("replica set name %s is taken", body["metadata"]["name"])
-            return None
+        taken = self.store.snapshot("replicasets", meta["namespace"], body["metadata"]["name"])
+        if taken is not None:
+            if owner_uid(taken) is not None or terminating(taken):
+                log.warning("replica set name %s is taken", body["metadata"]["name"])
+                return None
+            adopted = clone(taken)  # e.g. left behind by an Orphan delete of this Deployment
+            adopted["metadata"]["ownerReferences"] = body["metadata"]["ownerReferences"]
+            return self.store.put("replicasets", adopted)
         try:
             rs = prepare_create(KINDS["replicasets"], body, meta["namespace"])
         except ApiError as exc:
