@@ -11,6 +11,7 @@ from kubernetes import watch
 
 from tests.e2e import runs
 from tests.e2e.test_hooks import COMMIT, run_all, unpack_bundle
+from tests.e2e.test_least_privilege import REPLICATION_CONTROLLER
 from tests.e2e.world import App
 
 V1 = "1111111aaaaaaaa"
@@ -286,3 +287,39 @@ def test_the_hooks_release_while_old_pods_take_their_grace_period(slow_cluster: 
     assert {p.metadata.labels["bluegreen.io/commit"] for p in pods} == {COMMIT}
     assert not old_pods & {p.metadata.name for p in pods}
     assert all(p.metadata.deletion_timestamp is None for p in pods)
+
+
+def test_the_seeds_replication_controllers_are_replaced_after_their_pods_terminate(
+    slow_cluster: App,
+) -> None:
+    app = slow_cluster
+    template = next(app.folder.glob(".kubernetes/deploy/*-controller.yaml.tmpl"))
+    template.write_text(REPLICATION_CONTROLLER)
+    deploy(app, V1)
+    deploy(app, V2)
+    old_pods = {p.metadata.name for p in app.pods("green")}
+    since = app.core.list_namespaced_pod("default").metadata.resource_version
+
+    deploy(app, V3)
+
+    def replaced(seen: list[dict[str, Any]]) -> bool:
+        deleted = {e["object"].metadata.name for e in seen if e["type"] == "DELETED"}
+        return old_pods <= deleted and any(
+            e["type"] == "ADDED" and e["object"].metadata.labels.get("bluegreen.io/commit") == V3
+            for e in seen
+        )
+
+    events = watch_until(app.core.list_namespaced_pod, since, replaced)
+    gone = max(
+        int(e["object"].metadata.resource_version)
+        for e in events
+        if e["type"] == "DELETED" and e["object"].metadata.name in old_pods
+    )
+    first_new = min(
+        int(e["object"].metadata.resource_version)
+        for e in events
+        if e["type"] == "ADDED" and e["object"].metadata.labels.get("bluegreen.io/commit") == V3
+    )
+    assert gone < first_new  # the old color's pods were gone before its new RC started any
+    assert {p.metadata.labels["bluegreen.io/commit"] for p in app.pods("green")} == {V3}
+    assert app.status()["active"] == {"color": "green", "port": app.green, "commit": V3}

@@ -297,3 +297,50 @@ def test_a_namespace_terminates_its_contents_then_goes(core: Any) -> None:
         if event["type"] == "DELETED":
             stream.close()
     assert kinds[0] == "MODIFIED" and kinds[-1] == "DELETED"
+
+
+def test_an_owner_deleted_in_the_foreground_waits_for_a_held_dependent(core: Any) -> None:
+    rc = core.create_namespaced_replication_controller("default", rc_body("web", {"app": "web"}, 1))
+    (pod,) = wait_for(core.list_namespaced_pod, "default", condition=ready_pods(1)).values()
+    name = pod.metadata.name
+    core.patch_namespaced_pod(name, "default", {"metadata": {"finalizers": ["example.com/hold"]}})
+
+    core.delete_namespaced_replication_controller("web", "default", propagation_policy="Foreground")
+
+    held = wait_for(
+        core.list_namespaced_pod,
+        "default",
+        condition=lambda pods: pods[name].metadata.deletion_timestamp is not None,
+    )
+    assert held[name].metadata.finalizers == ["example.com/hold"]
+    owner = core.read_namespaced_replication_controller("web", "default")
+    assert owner.metadata.uid == rc.metadata.uid and owner.metadata.deletion_timestamp
+    assert owner.metadata.finalizers == ["foregroundDeletion"]
+    assert list(wait_for(core.list_namespaced_pod, "default", condition=lambda p: True)) == [name]
+
+    core.patch_namespaced_pod(name, "default", {"metadata": {"finalizers": None}})
+
+    wait_for(core.list_namespaced_replication_controller, "default", condition=lambda rcs: not rcs)
+    assert core.list_namespaced_pod("default").items == []
+
+
+def test_deleting_an_object_being_deleted_changes_nothing(core: Any) -> None:
+    core.create_namespaced_service("default", held_service("web"))
+    first_answer = core.delete_namespaced_service("web", "default")
+
+    again = core.delete_namespaced_service("web", "default", propagation_policy="Foreground")
+
+    assert again.metadata.resource_version == first_answer.metadata.resource_version
+    assert again.metadata.finalizers == ["example.com/hold"]
+
+
+def test_a_malformed_grace_period_is_a_bad_request(
+    emulator: KubeEmulator, api_client: Any, core: Any
+) -> None:
+    core.create_namespaced_pod("default", pod_body("web"))
+    response = api_client.rest_client.request(
+        "DELETE", emulator.url + "/api/v1/namespaces/default/pods/web?gracePeriodSeconds=soon"
+    )
+
+    assert response.status == 400
+    assert core.read_namespaced_pod("web", "default").metadata.deletion_timestamp is None
