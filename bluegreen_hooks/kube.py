@@ -43,6 +43,10 @@ _COLLECTIONS = {
     "Pod": "/api/v1/namespaces/{ns}/pods",
 }
 _WORKLOAD_KINDS = ("ReplicationController", "Deployment")
+# How long a delete may take: at least this, and a minute beyond the longest grace period of
+# the pods being deleted (a template may give them more than the default 30 s).
+DELETION_TIMEOUT = 120.0
+DEFAULT_GRACE_SECONDS = 30
 
 __all__ = ["Cluster", "connect", "describe_api_error", "validate_manifests"]
 
@@ -161,9 +165,10 @@ class Cluster:
         wanted = {(m["kind"], m["metadata"]["name"]): _hash(m) for m in workloads}
         if current == wanted:
             return
+        timeout = _deletion_timeout(existing)
         for workload in existing:
-            self._delete(workload["kind"], workload["metadata"]["name"])
-        self._delete_pods(application, color)
+            self._delete(workload["kind"], workload["metadata"]["name"], timeout=timeout)
+        self._delete_pods(application, color, timeout=timeout)
         for manifest in workloads:
             self._create(manifest)
             get_logger().info(
@@ -180,17 +185,19 @@ class Cluster:
                 found.append(item)
         return found
 
-    def _delete(self, kind: str, name: str) -> None:
+    def _delete(self, kind: str, name: str, *, timeout: float = DELETION_TIMEOUT) -> None:
         """Delete, dependents first (Foreground), and watch until it is gone: on a cluster that
         takes the pods' grace periods and any finalizers."""
         self.rest.delete(self._path(kind, name), propagationPolicy="Foreground")
-        self._wait_until_empty(kind, fieldSelector=f"metadata.name={name}")
+        self._wait_until_empty(kind, timeout=timeout, fieldSelector=f"metadata.name={name}")
         get_logger().info("deleted", kind=kind, name=name)
 
-    def _delete_pods(self, application: str, color: Color) -> None:
+    def _delete_pods(
+        self, application: str, color: Color, *, timeout: float = DELETION_TIMEOUT
+    ) -> None:
         selector = _selector(application, color)
         self.rest.delete(self._collection("Pod"), labelSelector=selector)
-        self._wait_until_empty("Pod", labelSelector=selector)
+        self._wait_until_empty("Pod", timeout=timeout, labelSelector=selector)
 
     def _create(self, manifest: Manifest) -> None:
         try:
@@ -228,7 +235,9 @@ class Cluster:
             for existing in self._named(manifest)
         )
 
-    def _wait_until_empty(self, kind: str, *, timeout: float = 120, **selector: str) -> None:
+    def _wait_until_empty(
+        self, kind: str, *, timeout: float = DELETION_TIMEOUT, **selector: str
+    ) -> None:
         """Watch until nothing matches: deletion takes the pods' grace periods and waits for
         finalizers on a real cluster. Says once which finalizers hold an object, if any."""
         deadline = time.monotonic() + timeout
@@ -385,6 +394,17 @@ class Cluster:
 def _selector(application: str, color: Color | None) -> str:
     selector = f"{LABEL_APPLICATION}={application}"
     return f"{selector},{LABEL_COLOR}={color}" if color else selector
+
+
+def _deletion_timeout(workloads: list[Object]) -> float:
+    graces = [
+        (((w.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+            "terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS
+        )
+        for w in workloads
+    ]
+    longest = max((g for g in graces if isinstance(g, int)), default=DEFAULT_GRACE_SECONDS)
+    return max(DELETION_TIMEOUT, longest + 60.0)
 
 
 # Finalizers that deletion itself adds and removes; any other one waits for someone else.
