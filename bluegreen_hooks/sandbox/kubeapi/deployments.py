@@ -6,11 +6,7 @@ and rolls pods over to it: RollingUpdate within `maxSurge` (rounded up) and `max
 (rounded down) as the real controller computes them, counting only available pods; Recreate
 scales the old ReplicaSets to zero, waits until their pods are gone, then scales the new one
 up. Old ReplicaSets stay at zero replicas, the newest `revisionHistoryLimit` of them kept.
-Status follows the real controller: `observedGeneration`, `replicas`, `updatedReplicas`,
-`readyReplicas`, `availableReplicas`, `unavailableReplicas` (zero values omitted), the
-`Available` condition, and `Progressing` (NewReplicaSetCreated, ReplicaSetUpdated,
-NewReplicaSetAvailable, or False with ProgressDeadlineExceeded once no progress was made for
-`progressDeadlineSeconds`, scaled by `Timing.progress_scale`). Paused Deployments and
+The status and its conditions are computed in `rollout_status.py`. Paused Deployments and
 proportional scaling during a rollout are not modelled.
 """
 
@@ -22,7 +18,8 @@ from typing import Any
 
 from .deletion import Deletion, terminating
 from .errors import ApiError
-from .objects import KINDS, now_rfc3339, owner_uid, prepare_create, template_hash
+from .objects import KINDS, owner_uid, prepare_create, template_hash
+from .rollout_status import RolloutStatus, status_count
 from .store import Store, clone
 from .timing import Timing
 
@@ -68,10 +65,6 @@ def _replicas(rs: Obj) -> int:
     return int((rs.get("spec") or {}).get("replicas", 0))
 
 
-def _status_count(rs: Obj | None, field: str) -> int:
-    return int(((rs or {}).get("status") or {}).get(field) or 0)
-
-
 def _revision(rs: Obj) -> int:
     try:
         return int((rs["metadata"].get("annotations") or {}).get(REVISION, "0"))
@@ -94,7 +87,7 @@ class Deployments:
         self.store = store
         self.deletion = deletion
         self.timing = timing
-        self._progress_at: dict[str, float] = {}  # Deployment uid -> when it last progressed
+        self.status = RolloutStatus(timing)
 
     def sync(self, deployment: Obj, now: float) -> float | None:
         """One step of the rollout, then the status; returns when the progress deadline of a
@@ -265,20 +258,20 @@ class Deployments:
             return
         min_available = desired - unavailable
         total = _replicas(new_rs) + sum(_replicas(rs) for rs in old)
-        new_unavailable = _replicas(new_rs) - _status_count(new_rs, "availableReplicas")
+        new_unavailable = _replicas(new_rs) - status_count(new_rs, "availableReplicas")
         room = total - min_available - new_unavailable
         if room <= 0:
             return
         scaled: list[Obj] = []
         for rs in old:  # oldest first: unavailable replicas cost nothing to remove
-            unhealthy = _replicas(rs) - _status_count(rs, "availableReplicas")
+            unhealthy = _replicas(rs) - status_count(rs, "availableReplicas")
             down = min(room, max(unhealthy, 0))
             if down > 0:
                 room -= down
                 rs = self._scale(deployment, rs, _replicas(rs) - down)
             scaled.append(rs)
-        available = _status_count(new_rs, "availableReplicas") + sum(
-            _status_count(rs, "availableReplicas") for rs in scaled
+        available = status_count(new_rs, "availableReplicas") + sum(
+            status_count(rs, "availableReplicas") for rs in scaled
         )
         budget = available - min_available
         for rs in scaled:
@@ -323,7 +316,7 @@ class Deployments:
             for rs in replica_sets
             if rs is not new_rs
             and _replicas(rs) == 0
-            and _status_count(rs, "replicas") == 0
+            and status_count(rs, "replicas") == 0
             and not terminating(rs)
             and not self._has_pods(rs)
         ]
@@ -340,188 +333,21 @@ class Deployments:
         created: bool,
         now: float,
     ) -> float | None:
-        meta, spec = deployment["metadata"], deployment["spec"]
-        desired = int(spec.get("replicas", 1))
+        meta = deployment["metadata"]
         if new_rs is not None:  # read it again: scaling wrote a newer copy
             new_rs = next(
                 (rs for rs in replica_sets if rs["metadata"]["uid"] == new_rs["metadata"]["uid"]),
                 new_rs,
             )
-        counts = {
-            "replicas": sum(_status_count(rs, "replicas") for rs in replica_sets),
-            "updatedReplicas": _status_count(new_rs, "replicas"),
-            "readyReplicas": sum(_status_count(rs, "readyReplicas") for rs in replica_sets),
-            "availableReplicas": sum(_status_count(rs, "availableReplicas") for rs in replica_sets),
-        }
-        counts["unavailableReplicas"] = max(desired - counts["availableReplicas"], 0)
-        status: Obj = {"observedGeneration": meta.get("generation", 1)}
-        status.update({key: value for key, value in counts.items() if value})
-        old_status = deployment.get("status") or {}
-        conditions = {c.get("type"): c for c in old_status.get("conditions") or []}
-        stamp = now_rfc3339()
-        available = counts["availableReplicas"] >= desired - max_unavailable(deployment)
-        _set_condition(
-            conditions,
-            "Available",
-            available,
-            "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-            "Deployment has minimum availability."
-            if available
-            else "Deployment does not have minimum availability.",
-            stamp,
+        status, due = self.status.compute(
+            deployment, new_rs, replica_sets, created, now, max_unavailable(deployment)
         )
-        due = self._progress(deployment, new_rs, status, conditions, created, now, stamp)
-        status["conditions"] = list(conditions.values())
         annotations = dict(meta.get("annotations") or {})
         if new_rs is not None:
             annotations[REVISION] = (new_rs["metadata"].get("annotations") or {}).get(REVISION, "1")
-        if status != old_status or annotations != (meta.get("annotations") or {}):
+        if status != deployment.get("status") or annotations != (meta.get("annotations") or {}):
             updated = {**deployment, "status": status, "metadata": {**meta}}
             if annotations:
                 updated["metadata"]["annotations"] = annotations
             self.store.put("deployments", updated)
         return due
-
-    def _progress(
-        self,
-        deployment: Obj,
-        new_rs: Obj | None,
-        status: Obj,
-        conditions: dict[str, Obj],
-        created: bool,
-        now: float,
-        stamp: str,
-    ) -> float | None:
-        """The Progressing condition, as syncRolloutStatus sets it; returns the deadline."""
-        deadline = deployment["spec"].get("progressDeadlineSeconds")
-        if not isinstance(deadline, int):
-            return None
-        uid = deployment["metadata"]["uid"]
-        name = (
-            f'ReplicaSet "{new_rs["metadata"]["name"]}"'
-            if new_rs
-            else f'Deployment "{deployment["metadata"]["name"]}"'
-        )
-        current = conditions.get("Progressing")
-        old_status = deployment.get("status") or {}
-        desired = int(deployment["spec"].get("replicas", 1))
-        if created and new_rs is not None:
-            _set_condition(
-                conditions,
-                "Progressing",
-                True,
-                "NewReplicaSetCreated",
-                f'Created new replica set "{new_rs["metadata"]["name"]}"',
-                stamp,
-                always=True,
-            )
-            self._progress_at[uid] = now
-            return now + self.timing.progress(deadline)
-        if current is None and new_rs is not None:
-            _set_condition(
-                conditions,
-                "Progressing",
-                True,
-                "FoundNewReplicaSet",
-                f'Found new replica set "{new_rs["metadata"]["name"]}"',
-                stamp,
-                always=True,
-            )
-            self._progress_at[uid] = now
-        complete_before = (
-            current is not None
-            and current.get("reason") == "NewReplicaSetAvailable"
-            and status.get("replicas", 0) == status.get("updatedReplicas", 0)
-        )
-        if complete_before:
-            return None
-        if (
-            status.get("updatedReplicas", 0) == desired
-            and status.get("replicas", 0) == desired
-            and status.get("availableReplicas", 0) == desired
-        ):
-            _set_condition(
-                conditions,
-                "Progressing",
-                True,
-                "NewReplicaSetAvailable",
-                f"{name} has successfully progressed.",
-                stamp,
-            )
-            return None
-        if _progressed(old_status, status):
-            _set_condition(
-                conditions,
-                "Progressing",
-                True,
-                "ReplicaSetUpdated",
-                f"{name} is progressing.",
-                stamp,
-                always=True,
-            )
-            self._progress_at[uid] = now
-            return now + self.timing.progress(deadline)
-        current = conditions.get("Progressing")
-        if current is not None and current.get("reason") == "ProgressDeadlineExceeded":
-            return None
-        since = self._progress_at.setdefault(uid, now)
-        if since + self.timing.progress(deadline) <= now:
-            _set_condition(
-                conditions,
-                "Progressing",
-                False,
-                "ProgressDeadlineExceeded",
-                f"{name} has timed out progressing.",
-                stamp,
-            )
-            return None
-        return since + self.timing.progress(deadline)
-
-
-def _progressed(old: Obj, new: Obj) -> bool:
-    """DeploymentProgressing: more updated, ready or available replicas, or fewer old ones."""
-
-    def count(status: Obj, key: str) -> int:
-        return int(status.get(key) or 0)
-
-    old_old = count(old, "replicas") - count(old, "updatedReplicas")
-    new_old = count(new, "replicas") - count(new, "updatedReplicas")
-    return (
-        count(new, "updatedReplicas") > count(old, "updatedReplicas")
-        or new_old < old_old
-        or count(new, "readyReplicas") > count(old, "readyReplicas")
-        or count(new, "availableReplicas") > count(old, "availableReplicas")
-    )
-
-
-def _set_condition(
-    conditions: dict[str, Obj],
-    kind: str,
-    flag: bool,
-    reason: str,
-    message: str,
-    stamp: str,
-    always: bool = False,
-) -> None:
-    """SetDeploymentCondition: a condition with the same status and reason is left as it is
-    (unless `always`: progress renews lastUpdateTime); lastTransitionTime moves only when the
-    status flips."""
-    status = "True" if flag else "False"
-    old = conditions.get(kind)
-    if (
-        old is not None
-        and (old.get("status"), old.get("reason")) == (status, reason)
-        and not always
-    ) and old.get("message") == message:
-        return
-    transition = (
-        old["lastTransitionTime"] if old is not None and old.get("status") == status else stamp
-    )
-    conditions[kind] = {
-        "type": kind,
-        "status": status,
-        "lastUpdateTime": stamp,
-        "lastTransitionTime": transition,
-        "reason": reason,
-        "message": message,
-    }
