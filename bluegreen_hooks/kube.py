@@ -37,6 +37,10 @@ _COLLECTIONS = {
     "Pod": "/api/v1/namespaces/{ns}/pods",
 }
 _WORKLOAD_KINDS = ("ReplicationController", "Deployment")
+# How long a delete may take: at least this, and a minute beyond the longest grace period of
+# the pods being deleted (a template may give them more than the default 30 s).
+DELETION_TIMEOUT = 120.0
+DEFAULT_GRACE_SECONDS = 30
 
 __all__ = ["Cluster", "connect", "describe_api_error", "validate_manifests"]
 
@@ -131,7 +135,7 @@ class Cluster:
         """Recreate the color's Services unless they already match; drop stale ones."""
         wanted = {s["metadata"]["name"]: s for s in services}
         existing = {
-            s["metadata"]["name"]: _hash(s)
+            s["metadata"]["name"]: None if _deleting(s) else _hash(s)
             for s in self._list("Service", labelSelector=_selector(application, color))
         }
         for name, current_hash in existing.items():
@@ -149,13 +153,16 @@ class Cluster:
     ) -> None:
         """Remove the color's old workloads and pods, then create the new ones (unless current)."""
         existing = self._workloads(application, color)
-        current = {(w["kind"], w["metadata"]["name"]): _hash(w) for w in existing}
+        current = {
+            (w["kind"], w["metadata"]["name"]): None if _deleting(w) else _hash(w) for w in existing
+        }
         wanted = {(m["kind"], m["metadata"]["name"]): _hash(m) for m in workloads}
         if current == wanted:
             return
+        timeout = _deletion_timeout(existing)
         for workload in existing:
-            self._delete(workload["kind"], workload["metadata"]["name"])
-        self._delete_pods(application, color)
+            self._delete(workload["kind"], workload["metadata"]["name"], timeout=timeout)
+        self._delete_pods(application, color, timeout=timeout)
         for manifest in workloads:
             self._create(manifest)
             get_logger().info(
@@ -172,19 +179,23 @@ class Cluster:
                 found.append(item)
         return found
 
-    def _delete(self, kind: str, name: str) -> None:
+    def _delete(self, kind: str, name: str, *, timeout: float = DELETION_TIMEOUT) -> None:
+        """Delete, dependents first (Foreground), and watch until it is gone: on a cluster that
+        takes the pods' grace periods and any finalizers."""
         self.rest.delete(self._path(kind, name), propagationPolicy="Foreground")
-        self._wait_until_empty(kind, fieldSelector=f"metadata.name={name}")
+        self._wait_until_empty(kind, timeout=timeout, fieldSelector=f"metadata.name={name}")
         get_logger().info("deleted", kind=kind, name=name)
 
-    def _delete_pods(self, application: str, color: Color) -> None:
+    def _delete_pods(
+        self, application: str, color: Color, *, timeout: float = DELETION_TIMEOUT
+    ) -> None:
         selector = _selector(application, color)
         self.rest.delete(self._collection("Pod"), labelSelector=selector)
-        self._wait_until_empty("Pod", labelSelector=selector)
+        self._wait_until_empty("Pod", timeout=timeout, labelSelector=selector)
 
     def _create(self, manifest: Manifest) -> None:
         try:
-            self.rest.create(self._collection(manifest["kind"]), manifest)
+            self._post(manifest)
         except ApiException as exc:
             if exc.status == 409 and self._already_created(manifest):
                 return
@@ -193,21 +204,51 @@ class Cluster:
                 f"{describe_api_error(exc)}"
             ) from exc
 
+    def _post(self, manifest: Manifest) -> None:
+        """Create; if an object of that name is still being deleted (it has a
+        deletionTimestamp: grace periods, finalizers), wait until it is gone, then create."""
+        try:
+            self.rest.create(self._collection(manifest["kind"]), manifest)
+        except ApiException as exc:
+            name = manifest["metadata"]["name"]
+            if exc.status != 409 or not any(_deleting(o) for o in self._named(manifest)):
+                raise
+            self._wait_until_empty(manifest["kind"], fieldSelector=f"metadata.name={name}")
+            self.rest.create(self._collection(manifest["kind"]), manifest)
+
+    def _named(self, manifest: Manifest) -> list[Object]:
+        name = manifest["metadata"]["name"]
+        return self._list(manifest["kind"], fieldSelector=f"metadata.name={name}")
+
     def _already_created(self, manifest: Manifest) -> bool:
         """After 409: whether the object there is this very manifest (a retried POST that had
-        landed, or a rerun after a crash), by its content hash."""
+        landed, or a rerun after a crash), by its content hash; one being deleted is not."""
         wanted = _hash(manifest)
-        name = manifest["metadata"]["name"]
-        found = self._list(manifest["kind"], fieldSelector=f"metadata.name={name}")
-        return wanted is not None and any(_hash(existing) == wanted for existing in found)
+        return wanted is not None and any(
+            _hash(existing) == wanted and not _deleting(existing)
+            for existing in self._named(manifest)
+        )
 
-    def _wait_until_empty(self, kind: str, *, timeout: float = 120, **selector: str) -> None:
-        """Watch until nothing matches (deletion can take a while on a real cluster)."""
+    def _wait_until_empty(
+        self, kind: str, *, timeout: float = DELETION_TIMEOUT, **selector: str
+    ) -> None:
+        """Watch until nothing matches: deletion takes the pods' grace periods and waits for
+        finalizers on a real cluster. Says once which finalizers hold an object, if any."""
         deadline = time.monotonic() + timeout
-        for items in self._watch_items(kind, deadline, **selector):
-            if not items:
+        left: list[Object] = []
+        told: set[str] = set()
+        for left in self._watch_items(kind, deadline, **selector):
+            if not left:
                 return
-        raise DeployFailed(f"{kind} {selector} still present after {timeout:.0f} s")
+            held = _held_by(left)
+            if held and not held.keys() <= told:
+                get_logger().info("waiting for deletion", kind=kind, held_by=held)
+                told |= held.keys()
+        raise DeployFailed(
+            f"{kind} {', '.join(sorted(o['metadata']['name'] for o in left))} still present "
+            f"{timeout:.0f} s after deleting it" + _describe_held(_held_by(left)),
+            hint="see what removes those finalizers (kubectl get -o yaml), or remove them",
+        )
 
     def _watch_items(self, kind: str, deadline: float, **selector: str) -> Iterator[list[Object]]:
         """The matching objects now, then again after each change, until the deadline
@@ -243,6 +284,7 @@ class Cluster:
                 ready=sum(s.ready for s in states),
                 desired=sum(s.desired for s in states),
                 settled=bool(states) and all(s.settled for s in states),
+                failed="; ".join(s.failed for s in states if s.failed),
             )
         return result
 
@@ -270,6 +312,14 @@ class Cluster:
                 shown = last
             if last.complete:
                 return
+            if last.failed:  # the controller gave up: waiting out the timeout changes nothing
+                raise DeployFailed(
+                    f"{manifest['kind']} {name} exceeded its progress deadline: {last.failed} "
+                    f"({last.ready}/{last.desired} replicas available)"
+                    f"{self._pod_trouble(manifest)}",
+                    hint="traffic was not touched; fix the release (see pod events) and deploy "
+                    "again, or raise spec.progressDeadlineSeconds in the template",
+                )
         raise DeployFailed(
             f"{manifest['kind']} {name}: {last.ready}/{last.desired} replicas Ready "
             f"after {timeout:g} s{self._pod_trouble(manifest)}",
@@ -294,6 +344,41 @@ class Cluster:
 def _selector(application: str, color: Color | None) -> str:
     selector = f"{LABEL_APPLICATION}={application}"
     return f"{selector},{LABEL_COLOR}={color}" if color else selector
+
+
+def _deletion_timeout(workloads: list[Object]) -> float:
+    graces = [
+        (((w.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+            "terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS
+        )
+        for w in workloads
+    ]
+    longest = max((g for g in graces if isinstance(g, int)), default=DEFAULT_GRACE_SECONDS)
+    return max(DELETION_TIMEOUT, longest + 60.0)
+
+
+# Finalizers that deletion itself adds and removes; any other one waits for someone else.
+_DELETION_FINALIZERS = frozenset({"foregroundDeletion", "orphan"})
+
+
+def _deleting(obj: Object) -> bool:
+    """Whether the object is on its way out (a grace period or finalizers keep it for now)."""
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _held_by(objects: list[Object]) -> dict[str, list[str]]:
+    """Name -> the finalizers, other than deletion's own, that keep a deleted object."""
+    held: dict[str, list[str]] = {}
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        others = [f for f in meta.get("finalizers") or [] if f not in _DELETION_FINALIZERS]
+        if meta.get("deletionTimestamp") and others:
+            held[str(meta.get("name"))] = others
+    return held
+
+
+def _describe_held(held: dict[str, list[str]]) -> str:
+    return "".join(f"; {name} is held by finalizers {', '.join(f)}" for name, f in held.items())
 
 
 def _hash(obj: Object) -> str | None:

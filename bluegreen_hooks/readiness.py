@@ -10,29 +10,67 @@ Object = dict[str, Any]
 
 @dataclass(frozen=True)
 class Readiness:
-    """How many replicas of a color's workloads are Ready, out of how many wanted."""
+    """How many replicas of a color's workloads are Ready, out of how many wanted.
+
+    `failed` says why a rollout will not finish by itself (a Deployment's progress deadline
+    exceeded), so waiting longer is pointless.
+    """
 
     ready: int
     desired: int
     settled: bool
+    failed: str = ""
 
     @property
     def complete(self) -> bool:
-        return self.settled and self.desired > 0 and self.ready >= self.desired
+        return self.settled and self.desired > 0 and self.ready >= self.desired and not self.failed
 
 
 def workload_readiness(obj: Object) -> Readiness:
+    """Whether a workload is fully rolled out, decided as `kubectl rollout status` does.
+
+    Deployment: the controller saw the latest spec (observedGeneration), the progress deadline
+    was not exceeded, every replica runs the new template (updatedReplicas), no old replica is
+    left (replicas == updatedReplicas), and every updated replica is available (Ready for
+    minReadySeconds). ReplicationController (which `rollout status` does not cover): the latest
+    spec observed, exactly the desired number of replicas, all of them available.
+    """
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     metadata = obj.get("metadata") or {}
-    desired = spec.get("replicas", 1)
-    settled = (
-        status.get("observedGeneration", 0) >= metadata.get("generation", 0)
-        and status.get("replicas", 0) == desired
-        and not metadata.get("deletionTimestamp")
-    )
+    desired = int(spec.get("replicas", 1))
+    observed = int(status.get("observedGeneration") or 0) >= int(metadata.get("generation") or 0)
+    replicas = int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    deleting = bool(metadata.get("deletionTimestamp"))
     if obj.get("kind") == "Deployment":
-        settled = settled and status.get("updatedReplicas", 0) == desired
-    return Readiness(ready=status.get("readyReplicas") or 0, desired=desired, settled=settled)
+        updated = int(status.get("updatedReplicas") or 0)
+        return Readiness(
+            ready=min(available, updated),
+            desired=desired,
+            settled=observed
+            and not deleting
+            and updated >= desired
+            and replicas <= updated
+            and available >= updated,
+            failed=_deadline_exceeded(obj),
+        )
+    ready = min(int(status.get("readyReplicas") or 0), available)
+    return Readiness(
+        ready=ready, desired=desired, settled=observed and not deleting and replicas == desired
+    )
+
+
+def _deadline_exceeded(deployment: Object) -> str:
+    """The Progressing condition's message once the progress deadline passed, else ''."""
+    metadata, status = deployment.get("metadata") or {}, deployment.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < int(metadata.get("generation") or 0):
+        return ""  # the condition is about an older spec
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Progressing" and (
+            condition.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            return str(condition.get("message") or "ProgressDeadlineExceeded")
+    return ""
 
 
 def worth_showing(now: Readiness, shown: Readiness | None) -> bool:

@@ -11,6 +11,7 @@ from bluegreen_hooks.sandbox import codedeploy_api
 from bluegreen_hooks.sandbox.aws import MotoServer
 from bluegreen_hooks.sandbox.codedeploy_agent import CodeDeployAgent
 from bluegreen_hooks.sandbox.kubeapi import KubeEmulator
+from bluegreen_hooks.sandbox.kubeapi.timing import DEFAULT_GRACE_SCALE, DEFAULT_PROGRESS_SCALE
 
 REGION = "us-west-2"
 
@@ -25,11 +26,15 @@ class Sandbox:
         ready_delay: float = 1.0,
         agent: bool = False,
         region: str = REGION,
+        grace_scale: float = DEFAULT_GRACE_SCALE,
+        progress_scale: float = DEFAULT_PROGRESS_SCALE,
     ) -> None:
         self.folder = folder
         self.region = region  # the clients' default, and where the agent takes deployments
         self.aws = MotoServer()
-        self.kube = KubeEmulator(ready_delay=ready_delay)
+        self.kube = KubeEmulator(
+            ready_delay=ready_delay, grace_scale=grace_scale, progress_scale=progress_scale
+        )
         self.kubeconfig = folder / "kubeconfig"
         self.agent: CodeDeployAgent | None = None
         self._with_agent = agent

@@ -11,7 +11,7 @@ from kubernetes import client
 
 from bluegreen_hooks.sandbox.kubeapi import KubeEmulator
 
-from .kube_helpers import deployment_body, is_model, pod_body, rc_body, status_body
+from .kube_helpers import deployment_body, is_model, pod_body, rc_body, status_body, wait_for
 
 
 def test_pod_crud(emulator: KubeEmulator, core: Any) -> None:
@@ -44,7 +44,9 @@ def test_pod_crud(emulator: KubeEmulator, core: Any) -> None:
 
     deleted = core.delete_namespaced_pod("web", "default")
     assert is_model(deleted, client.V1Pod) and deleted.metadata.name == "web"
-    assert core.list_namespaced_pod("default").items == []
+    assert deleted.metadata.deletion_timestamp is not None  # scheduled: a grace period first
+    assert deleted.metadata.deletion_grace_period_seconds == 30
+    wait_for(core.list_namespaced_pod, "default", condition=lambda pods: not pods)
 
 
 def test_pod_generate_name_and_patch_types(core: Any) -> None:
@@ -217,8 +219,9 @@ def test_namespaces_and_node(core: Any) -> None:
     assert core.read_namespace("blue").metadata.labels["kubernetes.io/metadata.name"] == "blue"
     core.create_namespaced_pod("blue", pod_body("p"))
 
-    core.delete_namespace("blue")
-    assert "blue" not in {n.metadata.name for n in core.list_namespace().items}
+    terminating = core.delete_namespace("blue")
+    assert terminating["status"]["phase"] == "Terminating"  # asynchronous, like a cluster's
+    wait_for(core.list_namespace, condition=lambda found: "blue" not in found)
     assert core.list_pod_for_all_namespaces().items == []
 
     with pytest.raises(client.ApiException) as forbidden:
@@ -294,7 +297,7 @@ def test_delete_collection(core: Any) -> None:
         core.create_namespaced_pod("default", pod_body(f"p{i}", {"color": color}))
     result = core.delete_collection_namespaced_pod("default", label_selector="color=blue")
     assert is_model(result, client.V1Status) and result.status == "Success"
-    assert [p.metadata.name for p in core.list_namespaced_pod("default").items] == ["p2"]
+    wait_for(core.list_namespaced_pod, "default", condition=lambda pods: list(pods) == ["p2"])
 
 
 def test_list_pagination(core: Any) -> None:
@@ -324,7 +327,7 @@ def test_request_counters(emulator: KubeEmulator, core: Any) -> None:
     core.create_namespaced_pod("default", pod_body("p"))
     core.read_namespaced_pod("p", "default")
     core.list_namespaced_pod("default")
-    core.delete_namespaced_pod("p", "default")
+    core.delete_namespaced_pod("p", "default", grace_period_seconds=0)  # gone at once
     with pytest.raises(client.ApiException):
         core.read_namespaced_pod("p", "default")
     assert emulator.request_count == 5

@@ -23,7 +23,7 @@ def test_watch_from_list_resource_version_sees_later_events(
     listing = core.list_namespaced_pod("default", label_selector="app=web")
     core.create_namespaced_pod("default", pod_body("after", {"app": "web"}))
     core.create_namespaced_pod("default", pod_body("other", {"app": "db"}))
-    core.delete_namespaced_pod("after", "default")
+    core.delete_namespaced_pod("after", "default", grace_period_seconds=0)  # no MODIFIED first
 
     seen: list[tuple[str, str]] = []
     stream = new_watch().stream(

@@ -83,7 +83,7 @@ def test_deployment_ready_and_ready_events(emulator: KubeEmulator, apps: Any, co
     events = emulator.ready_events
     assert sorted(e.name for e in events) == sorted(p.metadata.name for p in pods)
     for event in events:
-        assert event.namespace == "default" and event.labels == {"app": "web"}
+        assert event.namespace == "default" and event.labels["app"] == "web"
         assert before + emulator.ready_delay - 0.01 <= event.time <= time.time()
     emulator.clear_ready_events()
     assert emulator.ready_events == []
@@ -116,7 +116,7 @@ def test_broken_image_never_ready(emulator: KubeEmulator, apps: Any, core: Any) 
         condition=lambda d: d["bad"].status.unavailable_replicas == 1,
     )
     status = deployments["bad"].status
-    assert status.ready_replicas == 0
+    assert not status.ready_replicas  # zero: omitted, like the real controller's status
     assert {c.type: c.status for c in status.conditions}["Available"] == "False"
     assert emulator.ready_events == []
 
@@ -185,20 +185,25 @@ def test_cascading_delete_of_rc_and_deployment(apps: Any, core: Any) -> None:
     wait_for(core.list_namespaced_pod, "default", condition=lambda pods: len(pods) == 4)
 
     core.delete_namespaced_replication_controller("rc", "default")  # default: Background
-    assert [p.metadata.labels["app"] for p in core.list_namespaced_pod("default").items] == [
-        "dep",
-        "dep",
-    ]
+    wait_for(
+        core.list_namespaced_pod,
+        "default",
+        condition=lambda pods: (
+            sorted(p.metadata.labels["app"] for p in pods.values()) == ["dep", "dep"]
+        ),
+    )
     apps.delete_namespaced_deployment(
         "dep", "default", body=client.V1DeleteOptions(propagation_policy="Foreground")
     )
-    assert core.list_namespaced_pod("default").items == []
+    wait_for(apps.list_namespaced_deployment, "default", condition=lambda found: not found)
+    assert core.list_namespaced_pod("default").items == []  # dependents went first
 
 
 def test_orphan_delete_keeps_pods(core: Any) -> None:
     core.create_namespaced_replication_controller("default", rc_body("rc", {"app": "rc"}, 2))
     before = wait_for(core.list_namespaced_pod, "default", condition=ready_count(2))
     core.delete_namespaced_replication_controller("rc", "default", propagation_policy="Orphan")
+    wait_for(core.list_namespaced_replication_controller, "default", condition=lambda rcs: not rcs)
     pods = core.list_namespaced_pod("default").items
     assert sorted(p.metadata.name for p in pods) == sorted(before)
     assert all(p.metadata.owner_references is None for p in pods)
@@ -246,6 +251,7 @@ def test_foreground_delete_follows_owner_references_as_they_change(apps: Any, co
 
     apps.delete_namespaced_deployment("dep", "default", propagation_policy="Foreground")
 
+    wait_for(apps.list_namespaced_deployment, "default", condition=lambda found: not found)
     assert [p.metadata.name for p in core.list_namespaced_pod("default").items] == ["freed"]
     pods = deleted_versions(core.list_namespaced_pod, since, 4)
     assert "adopted" in pods and "freed" not in pods

@@ -1,36 +1,28 @@
-"""The controller thread: pods for ReplicationControllers and Deployments, readiness, status.
+"""The controller thread: runs pods, finishes deletions, and runs the workload controllers.
 
-Simplifications: Deployments own their pods directly (no ReplicaSets), and a template change
-replaces all of a Deployment's pods at once (like the Recreate strategy). Controllers never
-adopt orphaned pods. A pod becomes Running `ready_delay` seconds after creation; it is Ready
-unless one of its container images contains `broken_marker`, in which case it stays Running
-with Ready=False and unready containers, like a pod whose readiness probe never passes.
+A pod becomes Running `ready_delay` seconds after creation; it is Ready unless one of its
+container images contains `broken_marker`, in which case it stays Running with Ready=False and
+unready containers, like a pod whose readiness probe never passes. Deletion (grace periods,
+finalizers, garbage collection) is in `deletion.py`; ReplicationControllers and ReplicaSets in
+`replicas.py`; Deployments in `deployments.py`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterator
 from functools import partial
 from typing import Any, NamedTuple
 
-from .errors import ApiError
-from .objects import (
-    KINDS,
-    TEMPLATE_HASH_ANNOTATION,
-    is_pod_ready,
-    now_rfc3339,
-    owner_uid,
-    prepare_create,
-    random_suffix,
-    running_pod_status,
-    template_hash,
-)
+from .deletion import Deletion, terminating
+from .deployments import Deployments
+from .objects import KINDS, running_pod_status
+from .replicas import ReadySince, Replicas
 from .store import Store
+from .timing import Timing
 
 Obj = dict[str, Any]
 
@@ -51,8 +43,20 @@ class ReadyEvent(NamedTuple):
 class Controller:
     """Reconciles workloads and pod readiness whenever the store changes or a pod is due."""
 
-    def __init__(self, store: Store, ready_delay: float, broken_marker: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ready_delay: float,
+        broken_marker: str,
+        deletion: Deletion | None = None,
+        timing: Timing | None = None,
+    ) -> None:
         self.store = store
+        self.timing = timing or Timing()
+        self.deletion = deletion or Deletion(store, self.timing)
+        self._ready_since = ReadySince()
+        self.replicas = Replicas(store, self.deletion, self.timing, self._ready_since)
+        self.deployments = Deployments(store, self.deletion, self.timing)
         self.broken_marker = broken_marker
         self.ready_events: list[ReadyEvent] = []
         self._ready_delay = ready_delay
@@ -68,6 +72,12 @@ class Controller:
         with self.store.cond:
             self._ready_delay = seconds
             self._kicked = True  # recompute deadlines of pending pods now
+            self.store.cond.notify_all()
+
+    def kick(self) -> None:
+        """Recompute every deadline now (after a timing change)."""
+        with self.store.cond:
+            self._kicked = True
             self.store.cond.notify_all()
 
     def start(self) -> None:
@@ -97,7 +107,7 @@ class Controller:
         return self.store.closed or self._kicked or self.store.rv != seen_rv
 
     def reconcile(self) -> float | None:
-        """One pass over all pods and workloads; returns the next readiness deadline, if any.
+        """One pass over all pods and workloads; returns the next deadline, if any.
 
         It reads the store's snapshots (no copies) and each workload's pods from the store's
         owner index, so a pass costs O(objects), however many workloads there are.
@@ -107,7 +117,7 @@ class Controller:
         pods = self.store.snapshots("pods")
         free_ips = _free_ips({(p.get("status") or {}).get("podIP") for p in pods})
         for pod in pods:
-            if (pod.get("status") or {}).get("phase") != "Pending":
+            if (pod.get("status") or {}).get("phase") != "Pending" or terminating(pod):
                 continue
             born = self.store.born(pod["metadata"]["uid"])
             due = (now if born is None else born) + self._ready_delay
@@ -115,11 +125,14 @@ class Controller:
                 self._start_pod(pod, next(free_ips))
             else:
                 next_due = due if next_due is None else min(next_due, due)
-        for rc in self.store.snapshots("replicationcontrollers"):
-            self._sync_workload(rc, deployment=False)
+        dues = [next_due, self.deletion.collect()]
+        self._ready_since.observe(self.store.snapshots("pods"), now)
+        for plural in ("replicationcontrollers", "replicasets"):
+            for owner in self.store.snapshots(plural):
+                dues.append(self.replicas.sync(KINDS[plural], owner, now))
         for deployment in self.store.snapshots("deployments"):
-            self._sync_workload(deployment, deployment=True)
-        return next_due
+            dues.append(self.deployments.sync(deployment, now))
+        return min((due for due in dues if due is not None), default=None)
 
     # ------------------------------------------------------------------ pods
 
@@ -138,172 +151,6 @@ class Controller:
                 )
             )
 
-    def _create_pod(self, owner: Obj, template: Obj, template_id: str | None) -> None:
-        owner_meta = owner["metadata"]
-        template_meta = template.get("metadata") or {}
-        annotations = dict(template_meta.get("annotations") or {})
-        if template_id is not None:
-            annotations[TEMPLATE_HASH_ANNOTATION] = template_id
-        metadata: Obj = {
-            "name": f"{owner_meta['name']}-{random_suffix()}",
-            "labels": dict(template_meta.get("labels") or {}),
-            "ownerReferences": [
-                {
-                    "apiVersion": owner["apiVersion"],
-                    "kind": owner["kind"],
-                    "name": owner_meta["name"],
-                    "uid": owner_meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        }
-        if annotations:
-            metadata["annotations"] = annotations
-        namespace = owner_meta["namespace"]
-        while self.store.snapshot("pods", namespace, metadata["name"]) is not None:
-            metadata["name"] = f"{owner_meta['name']}-{random_suffix()}"
-        body = {"metadata": metadata, "spec": template.get("spec") or {}}  # prepare_create copies
-        try:
-            pod = prepare_create(KINDS["pods"], body, namespace)
-        except ApiError as exc:
-            log.warning("cannot create pod for %s: %s", owner_meta["name"], exc.message)
-            return
-        self.store.put("pods", pod)
-
-    # ------------------------------------------------------------------ workloads
-
-    def _sync_workload(self, owner: Obj, deployment: bool) -> None:
-        meta, spec = owner["metadata"], owner.get("spec") or {}
-        template = spec.get("template") or {}
-        desired = int(spec.get("replicas", 1))
-        pods = self._owned_pods(owner)
-        template_id = template_hash(template) if deployment else None
-        if deployment:
-            for pod in pods:
-                if (pod["metadata"].get("annotations") or {}).get(
-                    TEMPLATE_HASH_ANNOTATION
-                ) != template_id:
-                    self.store.delete("pods", meta["namespace"], pod["metadata"]["name"])
-            pods = [
-                p
-                for p in pods
-                if (p["metadata"].get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION)
-                == template_id
-            ]
-        if len(pods) < desired:
-            for _ in range(desired - len(pods)):
-                self._create_pod(owner, template, template_id)
-            pods = self._owned_pods(owner)
-        elif len(pods) > desired:
-            # Scale down unready pods first, then the youngest, as the real controllers do.
-            def rank(pod: Obj) -> tuple[bool, float]:
-                return is_pod_ready(pod), -(self.store.born(pod["metadata"]["uid"]) or 0.0)
-
-            victims = sorted(pods, key=rank)[: len(pods) - desired]
-            for pod in victims:
-                self.store.delete("pods", meta["namespace"], pod["metadata"]["name"])
-            gone = {pod["metadata"]["name"] for pod in victims}
-            pods = [p for p in pods if p["metadata"]["name"] not in gone]
-        status = (
-            self._deployment_status(owner, pods, desired)
-            if deployment
-            else self._rc_status(owner, pods)
-        )
-        if status != owner.get("status"):
-            kind = "deployments" if deployment else "replicationcontrollers"
-            self.store.put(kind, {**owner, "status": status})
-
-    def _owned_pods(self, owner: Obj) -> list[Obj]:
-        """The pods (snapshots, by name) whose controlling owner is `owner`."""
-        meta = owner["metadata"]
-        return [
-            pod
-            for plural, pod in self.store.dependents(meta["uid"])
-            if plural == "pods"
-            and pod["metadata"].get("namespace") == meta["namespace"]
-            and owner_uid(pod) == meta["uid"]
-        ]
-
-    @staticmethod
-    def _rc_status(rc: Obj, pods: list[Obj]) -> Obj:
-        selector = rc["spec"].get("selector") or {}
-        ready = sum(is_pod_ready(p) for p in pods)
-        labeled = sum(
-            all((p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())
-            for p in pods
-        )
-        status: Obj = {
-            "replicas": len(pods),
-            "fullyLabeledReplicas": labeled,
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "observedGeneration": rc["metadata"].get("generation", 1),
-        }
-        if (rc.get("status") or {}).get("conditions"):
-            status["conditions"] = rc["status"]["conditions"]
-        return status
-
-    @staticmethod
-    def _deployment_status(deployment: Obj, pods: list[Obj], desired: int) -> Obj:
-        ready = sum(is_pod_ready(p) for p in pods)
-        name = deployment["metadata"]["name"]
-        old_conditions = {
-            c.get("type"): c for c in (deployment.get("status") or {}).get("conditions") or []
-        }
-        minimum = desired - _max_unavailable(deployment["spec"], desired)
-        complete = len(pods) == desired and ready == desired
-        wanted = [
-            (
-                "Available",
-                "True" if ready >= minimum else "False",
-                "MinimumReplicasAvailable" if ready >= minimum else "MinimumReplicasUnavailable",
-                "Deployment has minimum availability."
-                if ready >= minimum
-                else "Deployment does not have minimum availability.",
-            ),
-            (
-                "Progressing",
-                "True",
-                "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-                f'Deployment "{name}" has successfully progressed.'
-                if complete
-                else f'Deployment "{name}" is progressing.',
-            ),
-        ]
-        conditions = []
-        now = now_rfc3339()
-        for kind, flag, reason, message in wanted:
-            old = old_conditions.get(kind) or {}
-            same = (old.get("status"), old.get("reason"), old.get("message")) == (
-                flag,
-                reason,
-                message,
-            )
-            conditions.append(
-                {
-                    "type": kind,
-                    "status": flag,
-                    "lastUpdateTime": old["lastUpdateTime"] if same else now,
-                    "lastTransitionTime": old["lastTransitionTime"]
-                    if old.get("status") == flag
-                    else now,
-                    "reason": reason,
-                    "message": message,
-                }
-            )
-        status: Obj = {
-            "observedGeneration": deployment["metadata"].get("generation", 1),
-            "replicas": len(pods),
-            "updatedReplicas": len(pods),
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "conditions": conditions,
-        }
-        if desired - ready > 0:
-            status["unavailableReplicas"] = desired - ready
-        return status
-
 
 def _free_ips(used: set[Any]) -> Iterator[str]:
     """Pod IPs from 127.0.0.2 up that are not in `used`, lowest first."""
@@ -312,13 +159,3 @@ def _free_ips(used: set[Any]) -> Iterator[str]:
         if str(ip) not in used:
             yield str(ip)
         ip += 1
-
-
-def _max_unavailable(spec: Obj, desired: int) -> int:
-    strategy = spec.get("strategy") or {}
-    if strategy.get("type") == "Recreate":
-        return 0
-    value = (strategy.get("rollingUpdate") or {}).get("maxUnavailable", "25%")
-    if isinstance(value, str) and value.endswith("%"):
-        return math.floor(desired * int(value[:-1]) / 100)
-    return int(value)

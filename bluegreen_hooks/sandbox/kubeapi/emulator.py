@@ -10,10 +10,12 @@ from types import TracebackType
 from ..faults import KubeFaults
 from ..operations import OperationLog
 from .controller import Controller, ReadyEvent
+from .deletion import Deletion
 from .kubeconfig import write_kubeconfig
 from .objects import initial_objects, prepare_create
 from .server import ApiHttpServer, RequestStats
 from .store import Store
+from .timing import DEFAULT_GRACE_SCALE, DEFAULT_PROGRESS_SCALE, Timing
 from .verbs import ResourceApi
 from .watch import BOOKMARK_SECONDS, MAX_WATCH_SECONDS, WatchLimits
 
@@ -35,6 +37,8 @@ class KubeEmulator:
         history_seconds: float | None = None,
         max_watch_seconds: float = MAX_WATCH_SECONDS,
         bookmark_seconds: float = BOOKMARK_SECONDS,
+        grace_scale: float = DEFAULT_GRACE_SCALE,
+        progress_scale: float = DEFAULT_PROGRESS_SCALE,
     ) -> None:
         address = "127.0.0.1" if host == "localhost" else host
         if not (
@@ -45,10 +49,14 @@ class KubeEmulator:
         self._address = (address, port)
         self._store = Store(history_size, history_seconds)
         self._watch_limits = WatchLimits(max_watch_seconds, bookmark_seconds)
-        self._controller = Controller(self._store, ready_delay, broken_marker)
+        self._timing = Timing(grace_scale, progress_scale)
+        deletion = Deletion(self._store, self._timing)
+        self._controller = Controller(
+            self._store, ready_delay, broken_marker, deletion, self._timing
+        )
         self._stats = RequestStats()
         self.faults = KubeFaults()  # errors, refusals, cut watches and kill points for tests
-        self._api = ResourceApi(self._store, self._watch_limits)
+        self._api = ResourceApi(self._store, self._watch_limits, deletion)
         self._server: ApiHttpServer | None = None
         self._server_thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -126,6 +134,26 @@ class KubeEmulator:
     @ready_delay.setter
     def ready_delay(self, seconds: float) -> None:
         self._controller.ready_delay = seconds
+
+    @property
+    def grace_scale(self) -> float:
+        """Wall-clock seconds per second of a termination grace period (0.001: 30 s -> 0.03 s)."""
+        return self._timing.grace_scale
+
+    @grace_scale.setter
+    def grace_scale(self, scale: float) -> None:
+        self._timing.grace_scale = scale
+        self._controller.kick()
+
+    @property
+    def progress_scale(self) -> float:
+        """Wall-clock seconds per second of minReadySeconds and progressDeadlineSeconds."""
+        return self._timing.progress_scale
+
+    @progress_scale.setter
+    def progress_scale(self, scale: float) -> None:
+        self._timing.progress_scale = scale
+        self._controller.kick()
 
     @property
     def broken_marker(self) -> str:

@@ -28,7 +28,6 @@ Obj = dict[str, Any]
 NODE_NAME = "sandbox-node"
 NODE_IP = "127.0.0.1"
 KUBE_VERSION = "v1.37.0"
-TEMPLATE_HASH_ANNOTATION = "sandbox.bluegreen-hooks/template-hash"
 PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -67,6 +66,7 @@ KINDS: dict[str, Kind] = {
         Kind("namespaces", "Namespace", "", "v1", False, True, False),
         Kind("nodes", "Node", "", "v1", False, True, False),
         Kind("deployments", "Deployment", "apps", "v1", True, True, True),
+        Kind("replicasets", "ReplicaSet", "apps", "v1", True, True, True),
         Kind("leases", "Lease", "coordination.k8s.io", "v1", True, False, False),
     )
 }
@@ -83,14 +83,25 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def rfc3339(seconds: float) -> str:
+    """An epoch time as the API writes times (whole seconds, UTC)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def random_suffix(length: int = 5) -> str:
     return "".join(random.choice(_SUFFIX_ALPHABET) for _ in range(length))
 
 
 def template_hash(template: Obj) -> str:
-    """A stable short hash of a pod template, to tell which pods a Deployment must replace."""
+    """A pod template's `pod-template-hash`: stable, 10 characters of the alphabet Kubernetes
+    uses for it, so ReplicaSet names look like the real ones."""
     encoded = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()[:10]
+    number = int.from_bytes(hashlib.sha256(encoded).digest()[:8], "big")
+    letters = []
+    for _ in range(10):
+        number, index = divmod(number, len(_SUFFIX_ALPHABET))
+        letters.append(_SUFFIX_ALPHABET[index])
+    return "".join(letters)
 
 
 def owner_uid(obj: Obj) -> str | None:
@@ -164,6 +175,25 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, subresource: str = "") -> Ob
     for key in ("name", "namespace", "uid", "creationTimestamp", "generation"):
         if key in old_meta:
             meta[key] = old_meta[key]
+    for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):  # only DELETE sets these
+        if key in old_meta:
+            meta[key] = old_meta[key]
+        else:
+            meta.pop(key, None)
+    added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+    if old_meta.get("deletionTimestamp") and added:
+        raise invalid(
+            kind.kind,
+            name,
+            [
+                (
+                    "metadata.finalizers",
+                    "Forbidden: no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {sorted(added)!r}",
+                )
+            ],
+            kind.group,
+        )
     meta.setdefault("resourceVersion", None)
     if subresource == "status":
         for key in list(new):
@@ -182,9 +212,11 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, subresource: str = "") -> Ob
     if kind.tracks_generation and new.get("spec") != old.get("spec"):
         meta["generation"] = int(old_meta.get("generation", 1)) + 1
     validate(kind, new)
-    if kind.plural == "deployments" and new["spec"].get("selector") != old["spec"]["selector"]:
+    if kind.plural in ("deployments", "replicasets") and new["spec"].get("selector") != old[
+        "spec"
+    ].get("selector"):
         raise invalid(
-            "Deployment", name, [("spec.selector", "Invalid value: field is immutable")], "apps"
+            kind.kind, name, [("spec.selector", "Invalid value: field is immutable")], "apps"
         )
     return new
 
@@ -326,6 +358,14 @@ def _default_rc(obj: Obj) -> None:
     obj.setdefault("status", {"replicas": 0})
 
 
+def _default_replicaset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("minReadySeconds", 0)
+    _default_template(spec)
+    obj.setdefault("status", {"replicas": 0})
+
+
 def _default_deployment(obj: Obj) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
@@ -370,6 +410,7 @@ _DEFAULTERS = {
     "pods": _default_pod,
     "replicationcontrollers": _default_rc,
     "deployments": _default_deployment,
+    "replicasets": _default_replicaset,
     "services": _default_service,
     "namespaces": _default_namespace,
 }
@@ -415,7 +456,7 @@ def validate(kind: Kind, obj: Obj) -> None:
         causes += _pod_spec_causes("spec", spec)
     elif kind.plural == "replicationcontrollers":
         causes += _workload_causes(obj, rc=True)
-    elif kind.plural == "deployments":
+    elif kind.plural in ("deployments", "replicasets"):
         causes += _workload_causes(obj, rc=False)
     elif kind.plural == "services":
         causes += service_causes(spec)
@@ -423,6 +464,8 @@ def validate(kind: Kind, obj: Obj) -> None:
             causes += _label_causes("spec.selector", spec.get("selector"))
     elif kind.plural == "leases":
         causes += _lease_causes(spec)
+    if kind.plural == "deployments":
+        causes += _strategy_causes(obj.get("spec"))
     if causes:
         raise invalid(kind.kind, name, causes, kind.group)
 
@@ -579,6 +622,59 @@ def _workload_causes(obj: Obj, rc: bool) -> list[tuple[str, str]]:
             )
         )
     return causes
+
+
+def _strategy_causes(spec: Any) -> list[tuple[str, str]]:
+    if not isinstance(spec, dict):
+        return []
+    strategy = spec.get("strategy") or {}
+    kind = strategy.get("type")
+    field = "spec.strategy"
+    if kind not in ("RollingUpdate", "Recreate"):
+        return [
+            (
+                f"{field}.type",
+                f'Unsupported value: {kind!r}: supported values: "Recreate", "RollingUpdate"',
+            )
+        ]
+    rolling = strategy.get("rollingUpdate")
+    if kind == "Recreate":
+        if rolling is not None:
+            return [
+                (
+                    f"{field}.rollingUpdate",
+                    "Forbidden: may not be specified when strategy `type` is 'Recreate'",
+                )
+            ]
+        return []
+    causes: list[tuple[str, str]] = []
+    values = {}
+    for key in ("maxSurge", "maxUnavailable"):
+        value = (rolling or {}).get(key, "25%")
+        values[key] = value
+        if not _int_or_percent(value):
+            causes.append(
+                (
+                    f"{field}.rollingUpdate.{key}",
+                    f"Invalid value: {value!r}: must be an integer >= 0 or a percentage",
+                )
+            )
+    if not causes and all(str(v) in ("0", "0%") for v in values.values()):
+        causes.append(
+            (
+                f"{field}.rollingUpdate.maxUnavailable",
+                "Invalid value: 0: may not be 0 when `maxSurge` is 0",
+            )
+        )
+    return causes
+
+
+def _int_or_percent(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 0
+    return isinstance(value, str) and re.fullmatch(r"[0-9]+%", value) is not None
 
 
 # ---------------------------------------------------------------- status shapes

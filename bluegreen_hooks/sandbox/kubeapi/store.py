@@ -65,6 +65,7 @@ class Store:
         self._compacted_rv = 0  # events with rv <= this are no longer retained
         self.history_seconds = history_seconds  # events older than this are compacted
         self._born: dict[str, float] = {}  # uid -> time.monotonic() at creation
+        self._keys: dict[str, Key] = {}  # uid -> key of the live object with that uid
 
     @property
     def rv(self) -> int:
@@ -110,6 +111,7 @@ class Store:
             if old is None:
                 event_type = "ADDED"
                 self._born[meta["uid"]] = time.monotonic()
+                self._keys[meta["uid"]] = (plural, *key)
             else:
                 event_type = "MODIFIED"
                 self._index_owners(plural, old, add=False)
@@ -128,8 +130,24 @@ class Store:
             final = clone(old)
             final["metadata"]["resourceVersion"] = str(self._rv)
             self._born.pop(final["metadata"].get("uid", ""), None)
+            self._keys.pop(final["metadata"].get("uid", ""), None)
             self._record(Event(self._rv, "DELETED", plural, namespace, final, time.monotonic()))
             return clone(final)
+
+    def alive(self, uid: str) -> bool:
+        """Whether an object with this uid exists (being deleted counts as existing)."""
+        with self.cond:
+            return uid in self._keys
+
+    def key_of(self, uid: str) -> Key | None:
+        """(plural, namespace, name) of the live object with this uid, if any."""
+        with self.cond:
+            return self._keys.get(uid)
+
+    def owner_uids(self) -> list[str]:
+        """Every uid that some object names in its ownerReferences, live or not."""
+        with self.cond:
+            return list(self._dependents)
 
     def born(self, uid: str) -> float | None:
         """time.monotonic() when the object with this uid was created, if it still exists."""

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from . import objects
+from .deletion import Deletion, terminating
 from .errors import ApiError, already_exists, bad_request, conflict, not_found
-from .objects import KINDS, PROTECTED_NAMESPACES, Kind
+from .objects import PROTECTED_NAMESPACES, Kind
 from .patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 from .selectors import (
     FieldSelector,
@@ -21,6 +22,7 @@ from .selectors import (
 )
 from .services import assign_network
 from .store import Expired, Store, clone
+from .timing import Timing
 from .watch import Cutter, WatchLimits, WatchRequest, stream_events
 
 Obj = dict[str, Any]
@@ -84,9 +86,15 @@ def _selectors(kind: Kind, query: Query) -> tuple[LabelSelector, FieldSelector]:
 class ResourceApi:
     """The verbs for every kind; each call is atomic with respect to the store."""
 
-    def __init__(self, store: Store, watch_limits: WatchLimits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        watch_limits: WatchLimits | None = None,
+        deletion: Deletion | None = None,
+    ) -> None:
         self.store = store
         self.watch_limits = watch_limits or WatchLimits()
+        self.deletion = deletion or Deletion(store, Timing())
 
     # ------------------------------------------------------------------ reads
 
@@ -208,13 +216,36 @@ class ResourceApi:
 
     def create(self, kind: Kind, namespace: str, body: Any, dry_run: bool = False) -> Obj:
         with self.store.cond:
-            if kind.namespaced and self.store.snapshot("namespaces", "", namespace) is None:
+            home = self.store.snapshot("namespaces", "", namespace) if kind.namespaced else None
+            if kind.namespaced and home is None:
                 raise not_found("namespaces", namespace)
             obj = objects.prepare_create(kind, body, namespace)
             meta = obj["metadata"]
             name = meta["name"]
-            if self.store.snapshot(kind.plural, meta.get("namespace", ""), name) is not None:
-                raise already_exists(kind.plural, name, kind.group)
+            if home is not None and terminating(home):
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    f'{kind.plural} "{name}" is forbidden: unable to create new content in '
+                    f"namespace {namespace} because it is being terminated",
+                    {
+                        "name": name,
+                        "kind": kind.plural,
+                        "causes": [
+                            {
+                                "reason": "NamespaceTerminating",
+                                "message": f"namespace {namespace} is being terminated",
+                                "field": "metadata.namespace",
+                            }
+                        ],
+                    },
+                )
+            existing = self.store.snapshot(kind.plural, meta.get("namespace", ""), name)
+            if existing is not None:
+                error = already_exists(kind.plural, name, kind.group)
+                if terminating(existing):  # the real server's words for a name still in use
+                    error.message = f"object is being deleted: {error.message}"
+                raise error
             if kind.plural == "services":
                 assign_network(obj, None, self._other_services(obj))
             return obj if dry_run else self.store.put(kind.plural, obj)
@@ -285,10 +316,16 @@ class ResourceApi:
                     f'namespaces "{name}" is forbidden: this namespace may not be deleted',
                     {"name": name, "kind": "namespaces"},
                 )
-            if not self._dry_run(query, options):
-                obj = self._delete_tree(kind, obj, policy)
+            if self._dry_run(query, options):
+                remaining: Obj | None = obj
+            else:
+                remaining = self.deletion.delete(kind, obj, policy, self._grace(query, options))
+        if remaining is not None:  # still there (grace period, finalizers): the object as it is
+            return remaining
         if kind.plural in _RETURNS_OBJECT_ON_DELETE:
-            return obj
+            final = clone(obj)
+            final["metadata"]["resourceVersion"] = str(self.store.rv)
+            return final
         return {
             "kind": "Status",
             "apiVersion": "v1",
@@ -313,7 +350,7 @@ class ResourceApi:
                 if kind.plural == "namespaces" and obj["metadata"]["name"] in PROTECTED_NAMESPACES:
                     continue
                 if not self._dry_run(query, options):
-                    self._delete_tree(kind, obj, policy)
+                    self.deletion.delete(kind, obj, policy, self._grace(query, options))
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
 
     # ------------------------------------------------------------------ helpers
@@ -329,7 +366,9 @@ class ResourceApi:
             assign_network(new, old, self._other_services(new))
         if new == old or dry_run:  # a no-op update writes nothing, like the real server
             return new
-        return self.store.put(kind.plural, new)
+        stored = self.store.put(kind.plural, new)
+        self.deletion.released(kind, stored)  # the last finalizer gone: the object goes too
+        return stored
 
     def _other_services(self, service: Obj) -> list[Obj]:
         meta = service["metadata"]
@@ -356,6 +395,16 @@ class ResourceApi:
         return str(policy)
 
     @staticmethod
+    def _grace(query: Query, options: Mapping[str, Any]) -> int | None:
+        value = query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise bad_request(f"invalid gracePeriodSeconds: {value!r}") from None
+
+    @staticmethod
     def _dry_run(query: Query, options: Mapping[str, Any]) -> bool:
         return query.get("dryRun") == "All" or "All" in (options.get("dryRun") or [])
 
@@ -373,49 +422,3 @@ class ResourceApi:
                     f"Precondition failed: {label} in precondition: {wanted}, {label} in object "
                     f"meta: {meta.get(key)}",
                 )
-
-    def _delete_tree(self, kind: Kind, obj: Obj, policy: str) -> Obj:
-        """Delete `obj` and (unless orphaning) its dependents; returns obj's final snapshot."""
-        meta = obj["metadata"]
-        namespace = meta.get("namespace", "")
-        if kind.plural == "namespaces":
-            for other in KINDS.values():
-                if other.namespaced:
-                    for child in self.store.snapshots(other.plural, meta["name"]):
-                        self.store.delete(other.plural, meta["name"], child["metadata"]["name"])
-            return self._final(kind, obj)
-        children = self.store.dependents(meta["uid"]) if namespace else []
-        dependents = [  # in the order of KINDS, then by name
-            (other, child)
-            for other in KINDS.values()
-            if other.namespaced
-            for plural, child in children
-            if plural == other.plural and child["metadata"].get("namespace") == namespace
-        ]
-        if policy == "Orphan":
-            for other, child in dependents:
-                refs = [
-                    ref
-                    for ref in child["metadata"]["ownerReferences"]
-                    if ref.get("uid") != meta["uid"]
-                ]
-                child = clone(child)
-                if refs:
-                    child["metadata"]["ownerReferences"] = refs
-                else:
-                    del child["metadata"]["ownerReferences"]
-                self.store.put(other.plural, child)
-            return self._final(kind, obj)
-        if policy == "Background":  # the owner goes first; the garbage collector follows
-            final = self._final(kind, obj)
-            for other, child in dependents:
-                self._delete_tree(other, child, policy)
-            return final
-        for other, child in dependents:  # Foreground: dependents first, then the owner
-            self._delete_tree(other, child, policy)
-        return self._final(kind, obj)
-
-    def _final(self, kind: Kind, obj: Obj) -> Obj:
-        meta = obj["metadata"]
-        final = self.store.delete(kind.plural, meta.get("namespace", ""), meta["name"])
-        return final if final is not None else obj
