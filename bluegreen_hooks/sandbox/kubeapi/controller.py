@@ -2,9 +2,8 @@
 
 Simplifications: Deployments own their pods directly (no ReplicaSets), and a template change
 replaces all of a Deployment's pods at once (like the Recreate strategy). Controllers never
-adopt orphaned pods. A pod becomes Running `ready_delay` seconds after creation; it is Ready
-unless one of its container images contains `broken_marker`, in which case it stays Running
-with Ready=False and unready containers, like a pod whose readiness probe never passes.
+adopt orphaned pods. Pods start `ready_delay` seconds after creation; what they do then
+(Ready, never Ready, or one of the failure modes) is the kubelet's part: see kubelet.py.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from .errors import ApiError
+from .kubelet import Kubelet
 from .objects import (
     KINDS,
     TEMPLATE_HASH_ANNOTATION,
@@ -27,7 +27,6 @@ from .objects import (
     owner_uid,
     prepare_create,
     random_suffix,
-    running_pod_status,
     template_hash,
 )
 from .store import Store
@@ -53,8 +52,8 @@ class Controller:
 
     def __init__(self, store: Store, ready_delay: float, broken_marker: str) -> None:
         self.store = store
-        self.broken_marker = broken_marker
         self.ready_events: list[ReadyEvent] = []
+        self.kubelet = Kubelet(store, broken_marker, self._record_ready)
         self._ready_delay = ready_delay
         self._kicked = False
         self._thread: threading.Thread | None = None
@@ -68,6 +67,20 @@ class Controller:
         with self.store.cond:
             self._ready_delay = seconds
             self._kicked = True  # recompute deadlines of pending pods now
+            self.store.cond.notify_all()
+
+    @property
+    def broken_marker(self) -> str:
+        return self.kubelet.broken_marker
+
+    @broken_marker.setter
+    def broken_marker(self, marker: str) -> None:
+        self.kubelet.broken_marker = marker
+
+    def kick(self) -> None:
+        """Reconcile now (after a change outside the store, e.g. a pod's failure mode)."""
+        with self.store.cond:
+            self._kicked = True
             self.store.cond.notify_all()
 
     def start(self) -> None:
@@ -107,14 +120,10 @@ class Controller:
         pods = self.store.snapshots("pods")
         free_ips = _free_ips({(p.get("status") or {}).get("podIP") for p in pods})
         for pod in pods:
-            if (pod.get("status") or {}).get("phase") != "Pending":
-                continue
-            born = self.store.born(pod["metadata"]["uid"])
-            due = (now if born is None else born) + self._ready_delay
-            if due <= now:
-                self._start_pod(pod, next(free_ips))
-            else:
+            due = self.kubelet.sync(pod, now, self._ready_delay, free_ips)
+            if due is not None:
                 next_due = due if next_due is None else min(next_due, due)
+        self.kubelet.forget_missing({pod["metadata"]["uid"] for pod in pods})
         for rc in self.store.snapshots("replicationcontrollers"):
             self._sync_workload(rc, deployment=False)
         for deployment in self.store.snapshots("deployments"):
@@ -123,20 +132,11 @@ class Controller:
 
     # ------------------------------------------------------------------ pods
 
-    def _start_pod(self, pod: Obj, ip: str) -> None:
-        containers = pod["spec"].get("containers") or []
-        broken = bool(self.broken_marker) and any(
-            self.broken_marker in str(c.get("image", "")) for c in containers
+    def _record_ready(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        self.ready_events.append(
+            ReadyEvent(time.time(), meta["namespace"], meta["name"], dict(meta.get("labels") or {}))
         )
-        status = running_pod_status(pod, ip, ready=not broken)
-        stored = self.store.put("pods", {**pod, "status": status})
-        if not broken:
-            meta = stored["metadata"]
-            self.ready_events.append(
-                ReadyEvent(
-                    time.time(), meta["namespace"], meta["name"], dict(meta.get("labels") or {})
-                )
-            )
 
     def _create_pod(self, owner: Obj, template: Obj, template_id: str | None) -> None:
         owner_meta = owner["metadata"]

@@ -16,6 +16,7 @@ _SHORT_NAMES = {
     "namespaces": ["ns"],
     "nodes": ["no"],
     "deployments": ["deploy"],
+    "events": ["ev"],
 }
 
 

@@ -66,6 +66,7 @@ KINDS: dict[str, Kind] = {
         Kind("nodes", "Node", "", "v1", False, True, False),
         Kind("deployments", "Deployment", "apps", "v1", True, True, True),
         Kind("leases", "Lease", "coordination.k8s.io", "v1", True, False, False),
+        Kind("events", "Event", "", "v1", True, False, False),
     )
 }
 
