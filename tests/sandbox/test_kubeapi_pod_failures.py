@@ -251,6 +251,9 @@ def test_heal_ends_an_image_pull_back_off(emulator: KubeEmulator, core: Any) -> 
     pod = _pod(core, "web", is_ready)
     assert pod.status.phase == "Running"
     assert pod.status.container_statuses[0].state.running is not None
+    assert pod.status.container_statuses[0].ready is True
+    pulled = _events(core, "web", reason="Pulled")
+    assert pulled[0].message.startswith('Successfully pulled image "web:1"')
 
 
 def test_pods_control_refuses_what_it_cannot_do(emulator: KubeEmulator, core: Any) -> None:

@@ -299,25 +299,22 @@ class Kubelet:
     def _step_recover(self, pod: Obj, script: _Script, unit: float) -> None:
         status = pod.get("status") or {}
         statuses = [
-            _running(old, container, restarts=int(old.get("restartCount", 0)))
-            if "running" not in (old.get("state") or {})
-            else {**old, "ready": True, "started": True}
+            {
+                **(
+                    _running(old, container, restarts=int(old.get("restartCount", 0)))
+                    if "running" not in (old.get("state") or {})
+                    else old
+                ),
+                "ready": True,
+                "started": True,
+            }
             for container, old in zip(_containers(pod), _container_statuses(pod), strict=False)
         ]
-        if status.get("phase") == "Pending":
-            for container in _containers(pod):
-                image = container.get("image", "")
-                self._event(
-                    pod,
-                    container,
-                    "Normal",
-                    "Pulled",
-                    f'Successfully pulled image "{image}" in 1.2s (1.2s including waiting)',
-                )
         stored = self._put_statuses(pod, statuses, ready=True)
-        if status.get("phase") == "Pending":
+        if status.get("phase") == "Pending":  # the image could be pulled at last
             for container in _containers(pod):
-                self._container_started(stored, container)
+                pulled = f'Successfully pulled image "{container.get("image", "")}" in 1.2s'
+                self._container_started(stored, container, pulled=pulled)
         if not _was_ready(pod):
             self._on_ready(stored)
         script.step, script.due = "idle", _NEVER
@@ -359,15 +356,10 @@ class Kubelet:
 
     # ------------------------------------------------------------------ events
 
-    def _container_started(self, pod: Obj, container: Obj) -> None:
+    def _container_started(self, pod: Obj, container: Obj, pulled: str = "") -> None:
         name, image = container["name"], container.get("image", "")
-        self._event(
-            pod,
-            container,
-            "Normal",
-            "Pulled",
-            f'Container image "{image}" already present on machine',
-        )
+        pulled = pulled or f'Container image "{image}" already present on machine'
+        self._event(pod, container, "Normal", "Pulled", pulled)
         self._event(pod, container, "Normal", "Created", f"Created container: {name}")
         self._event(pod, container, "Normal", "Started", f"Started container {name}")
 
