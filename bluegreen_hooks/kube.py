@@ -110,6 +110,7 @@ class Cluster:
     def __init__(self, api_client: ApiClient, namespace: str) -> None:
         self.namespace = namespace
         self.rest = Rest(api_client)
+        self._events_denied = False  # the Role does not let us list events
 
     def _collection(self, kind: str) -> str:
         return _COLLECTIONS[kind].format(ns=self.namespace)
@@ -395,13 +396,26 @@ class Cluster:
         readiness probe says why only in events)."""
         found: dict[str, str] = {}
         for trouble in troubles:
-            if trouble.message:
+            if trouble.message or self._events_denied:
                 continue
-            events = self._list(
-                "Event",
-                fieldSelector=f"involvedObject.kind=Pod,involvedObject.name={trouble.pod},"
-                "type=Warning",
-            )
+            try:
+                events = self._list(
+                    "Event",
+                    fieldSelector=f"involvedObject.kind=Pod,involvedObject.name={trouble.pod},"
+                    "type=Warning",
+                )
+            except (ApiException, DeployFailed) as exc:
+                cause = exc if isinstance(exc, ApiException) else exc.__cause__
+                if not isinstance(cause, ApiException) or cause.status not in (403, 404):
+                    raise
+                # a Role from before events were granted: the reasons lose detail, not the deploy
+                self._events_denied = True
+                get_logger().warning(
+                    "cannot read pod events; reasons will say less",
+                    error=describe_api_error(cause),
+                    fix="grant list on events (docs/rbac.yaml)",
+                )
+                continue
             if events:
                 latest = max(events, key=_event_time)
                 found[trouble.pod] = str(latest.get("message") or latest.get("reason") or "")

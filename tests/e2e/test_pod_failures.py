@@ -242,3 +242,27 @@ def test_bad_wait_settings_exit_2_and_touch_nothing(app: App) -> None:
     )
     assert "Traceback" not in result.stderr
     assert app.snapshot() == before
+
+
+def test_without_access_to_events_the_reasons_say_less_but_the_deploy_fails_cleanly(
+    app: App,
+) -> None:
+    app.settings(**{"ready-timeout": 2, "wait": {"progress-every": 0.5}})
+    app.sandbox.kube.faults.refuse("GET", "/events", status=403)  # an older Role
+    try:
+        result = app.bluegreen("deploy", "--commit", "broken0ffffffff")
+    finally:
+        app.sandbox.kube.faults.clear()
+
+    assert result.returncode == 1, result.stderr
+    warnings = [
+        line
+        for line in json_lines(result.stderr)
+        if line.get("event") == "cannot read pod events; reasons will say less"
+    ]
+    assert len(warnings) == 1, result.stderr
+    assert warnings[0]["fix"] == "grant list on events (docs/rbac.yaml)"
+    error = error_of(result.stderr)
+    assert error.startswith(f"Deployment {app.name}-green: 0/2 replicas Ready after 2 s; pod ")
+    assert ": NotReady" in error and "Readiness probe" not in error
+    assert "Traceback" not in result.stderr
