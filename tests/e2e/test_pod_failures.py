@@ -266,3 +266,25 @@ def test_without_access_to_events_the_reasons_say_less_but_the_deploy_fails_clea
     assert error.startswith(f"Deployment {app.name}-green: 0/2 replicas Ready after 2 s; pod ")
     assert ": NotReady" in error and "Readiness probe" not in error
     assert "Traceback" not in result.stderr
+
+
+def test_after_a_replica_turned_unready_the_switch_waits_for_ready_to_last(app: App) -> None:
+    app.sandbox.kube.pods.fail("turns-unready", selector=selector(app), limit=1)
+    app.sandbox.kube.pods.fail("never-ready", selector=selector(app))
+    app.settings(
+        **{"ready-timeout": 60, "wait": {"progress-every": 0.5, "stable-after-unready": 1}}
+    )
+    run = runs.start(app, "deploy", "--commit", V1)
+    try:
+        run.wait_for("a Ready replica turned unready")
+    finally:
+        app.sandbox.kube.pods.heal(selector=selector(app))
+
+    code, stderr = run.finish()
+
+    assert code == 0, stderr
+    events = [line["event"] for line in json_lines(stderr)]
+    hold = events.index("all Ready; checking they stay Ready")
+    assert hold < events.index("traffic switched")
+    assert [line["seconds"] for line in json_lines(stderr) if "seconds" in line] == [1]
+    assert app.instance_ports() == {app.green}

@@ -281,3 +281,22 @@ def test_events_are_served_like_a_cluster_s(core: Any) -> None:
     with pytest.raises(client.ApiException) as refused:
         core.list_namespaced_event("default", field_selector="spec.nope=1")
     assert refused.value.status == 400
+
+
+def test_events_can_be_watched_and_repeats_arrive_as_modified(core: Any) -> None:
+    listing = core.list_namespaced_event("default")
+    core.create_namespaced_pod("default", pod_body("web", image="web:pull-fails"))
+    seen: list[tuple[str, str, int]] = []
+    stream = new_watch().stream(
+        core.list_namespaced_event,
+        "default",
+        field_selector="involvedObject.name=web,reason=Pulling",
+        resource_version=listing.metadata.resource_version,
+        timeout_seconds=5,
+    )
+    for event in stream:
+        seen.append((event["type"], event["object"].reason, event["object"].count))
+        if len(seen) >= 2:
+            stream.close()
+
+    assert seen[:2] == [("ADDED", "Pulling", 1), ("MODIFIED", "Pulling", 2)]
