@@ -41,8 +41,14 @@ class Vigil:
     # --- readiness ----------------------------------------------------------------
 
     def see_readiness(self, readiness: Readiness, now: float) -> bool:
-        """Record the workload's readiness; True when a Ready replica turned unready."""
-        dropped = self.last is not None and readiness.ready < self.last.ready
+        """Record the workload's readiness; True when a Ready replica turned unready.
+
+        Only a drop between two settled states counts: while a rollout replaces pods, old
+        Ready ones going away is the plan, not a wobble."""
+        last = self.last
+        dropped = (
+            last is not None and last.settled and readiness.settled and readiness.ready < last.ready
+        )
         self.drops += dropped
         if not readiness.complete:
             self.complete_since = None

@@ -165,3 +165,12 @@ def test_summary_shows_the_worst_few() -> None:
 
     assert text.count("CrashLoopBackOff (restarts 5)") == 3
     assert text.endswith("; and 2 more")
+
+
+def test_old_pods_leaving_during_a_rollout_are_not_a_drop() -> None:
+    v = vigil()
+    v.see_readiness(Readiness(3, 2, False), 101)  # one old pod still there
+    v.see_readiness(Readiness(2, 2, True), 102)  # it went: settled and complete
+
+    assert v.drops == 0
+    assert v.may_switch(102)
