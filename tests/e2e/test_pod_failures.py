@@ -288,3 +288,16 @@ def test_after_a_replica_turned_unready_the_switch_waits_for_ready_to_last(app: 
     assert hold < events.index("traffic switched")
     assert [line["seconds"] for line in json_lines(stderr) if "seconds" in line] == [1]
     assert app.instance_ports() == {app.green}
+
+
+def test_one_healthy_pod_keeps_the_wait_going_to_the_timeout(app: App) -> None:
+    app.sandbox.kube.pods.fail("pull-fails", selector=selector(app), limit=1)
+    app.settings(**{"ready-timeout": 2, "wait": {"progress-every": 0.5, "image-pull-grace": 0}})
+
+    result = app.bluegreen("deploy", "--commit", V1)
+
+    assert result.returncode == 1, result.stderr
+    error = error_of(result.stderr)
+    assert error.startswith(f"Deployment {app.name}-green: 1/2 replicas Ready after 2 s; pod ")
+    assert "ImagePullBackOff" in error or "ErrImagePull" in error
+    assert app.health_target() is None

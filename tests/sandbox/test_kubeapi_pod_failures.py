@@ -300,3 +300,39 @@ def test_events_can_be_watched_and_repeats_arrive_as_modified(core: Any) -> None
             stream.close()
 
     assert seen[:2] == [("ADDED", "Pulling", 1), ("MODIFIED", "Pulling", 2)]
+
+
+def test_a_failing_pod_deleted_and_made_again_starts_afresh(core: Any) -> None:
+    core.create_namespaced_pod("default", pod_body("web", image="web:crashloop"))
+    _pod(
+        core,
+        "web",
+        lambda p: (
+            (p.status.container_statuses or [None])[0] is not None
+            and p.status.container_statuses[0].restart_count >= 2
+        ),
+    )
+    core.delete_namespaced_pod("web", "default")
+
+    core.create_namespaced_pod("default", pod_body("web", image="web:1"))
+
+    pod = _pod(core, "web", is_ready)
+    assert pod.status.container_statuses[0].restart_count == 0
+
+
+def test_deleting_a_crash_looping_deployment_removes_its_pods(apps: Any, core: Any) -> None:
+    apps.create_namespaced_deployment(
+        "default", deployment_body("web", {"app": "web"}, 2, image="web:crashloop")
+    )
+    wait_for(
+        core.list_namespaced_pod,
+        "default",
+        condition=lambda pods: (
+            len(pods) == 2 and all(_waiting_reason(p) == "CrashLoopBackOff" for p in pods.values())
+        ),
+    )
+
+    apps.delete_namespaced_deployment("web", "default")
+
+    wait_for(core.list_namespaced_pod, "default", condition=lambda pods: not pods)
+    assert core.list_namespaced_event("default", field_selector="reason=BackOff").items
