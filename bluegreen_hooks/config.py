@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
 import re
 import reprlib
@@ -437,8 +436,7 @@ def _ready_timeout(data: Mapping[str, Any], path: Path) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 < value <= MAX_READY_TIMEOUT
+        or not 0 < value <= MAX_READY_TIMEOUT  # also refuses NaN, infinities, huge integers
     ):
         raise _fail(
             path,
@@ -461,8 +459,7 @@ def _wait_policy(data: Mapping[str, Any], path: Path) -> WaitPolicy:
         if (
             isinstance(number, bool)
             or not isinstance(number, int if whole else int | float)
-            or not math.isfinite(number)
-            or not low <= number <= high
+            or not low <= number <= high  # also refuses NaN, infinities and huge integers
         ):
             kind = "a whole number" if whole else "a number of seconds"
             raise _fail(path, f"wait.{key}", f"{kind} from {low:g} to {high:g}", number)

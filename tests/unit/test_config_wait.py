@@ -64,6 +64,8 @@ def test_a_partial_mapping_keeps_the_other_defaults(
         ("image-pull-grace", -1, "a number of seconds from 0 to 3600"),
         ("image-pull-grace", "30s", "a number of seconds from 0 to 3600"),
         ("image-pull-grace", float("nan"), "a number of seconds from 0 to 3600"),
+        ("stable-for", float("inf"), "a number of seconds from 0 to 3600"),
+        ("crash-restarts", 10**400, "a whole number from 1 to 1000"),
         ("crash-restarts", 0, "a whole number from 1 to 1000"),
         ("crash-restarts", 2.5, "a whole number from 1 to 1000"),
         ("crash-restarts", True, "a whole number from 1 to 1000"),
@@ -101,4 +103,14 @@ def test_wait_must_be_a_mapping(write_config: WriteConfig, seed_config: dict[str
     seed_config["wait"] = [30, 3]
 
     with pytest.raises(ConfigError, match="key 'wait': expected a mapping"):
+        load_config(write_config(seed_config))
+
+
+@pytest.mark.parametrize("value", [10**400, float("inf"), float("nan")])
+def test_a_ready_timeout_beyond_any_float_is_a_config_error(
+    write_config: WriteConfig, seed_config: dict[str, Any], value: Any
+) -> None:
+    seed_config["ready-timeout"] = value
+
+    with pytest.raises(ConfigError, match="key 'ready-timeout': expected a positive number"):
         load_config(write_config(seed_config))
