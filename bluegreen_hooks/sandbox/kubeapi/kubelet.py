@@ -134,11 +134,14 @@ class Kubelet:
         return script.due if script.due != _NEVER else None
 
     def forget_missing(self, uids: set[str]) -> None:
-        """Drop the scripts of pods that no longer exist."""
-        for uid in list(self._scripts):
-            if uid not in uids:
-                del self._scripts[uid]
-                self._overrides.pop(uid, None)
+        """Drop what is kept about pods that no longer exist."""
+        gone = (set(self._scripts) | set(self._overrides)) - uids
+        if not gone:
+            return
+        for uid in gone:
+            self._scripts.pop(uid, None)
+            self._overrides.pop(uid, None)
+        self._events = {key: at for key, at in self._events.items() if key[0] not in gone}
 
     # ------------------------------------------------------------------ modes
 
