@@ -76,7 +76,9 @@ def pod_trouble(pod: Object) -> PodTrouble | None:
             message = "; ".join(
                 part for part in (_exit(terminated or last), _backoff(waiting)) if part
             )
-            if not reason:
+            if not reason and (last or terminated).get("exitCode") not in (None, 0) and restarts:
+                reason = CRASH_LOOP  # between two restarts of a container that keeps exiting
+            elif not reason:
                 reason = (terminated.get("reason") or "Error") if terminated else NOT_READY
             rank = _RANK["crash"] + min(restarts, 9)
             found.append(PodTrouble(name, uid, reason, message, restarts, rank))

@@ -301,3 +301,19 @@ def test_one_healthy_pod_keeps_the_wait_going_to_the_timeout(app: App) -> None:
     assert error.startswith(f"Deployment {app.name}-green: 1/2 replicas Ready after 2 s; pod ")
     assert "ImagePullBackOff" in error or "ErrImagePull" in error
     assert app.health_target() is None
+
+
+def test_fails_early_through_transient_faults_and_cut_watches(app: App) -> None:
+    app.settings(**{"ready-timeout": 120, "wait": {"progress-every": 0.5}})
+    faults = app.sandbox.kube.faults
+    faults.transient(0.2, statuses=(500, 429, 503), seed=7)
+    faults.cut_watches(after_events=1)
+    try:
+        result = app.bluegreen("deploy", "--commit", "crashloop0eeee")
+    finally:
+        faults.clear()
+
+    assert result.returncode == 1, result.stderr
+    assert "every new pod is failing and will not recover by itself" in error_of(result.stderr)
+    assert "CrashLoopBackOff (restarts " in error_of(result.stderr)
+    assert app.health_target() is None

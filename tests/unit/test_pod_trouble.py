@@ -53,7 +53,19 @@ def test_a_container_running_again_after_crashes_counts_its_restarts() -> None:
     trouble = pod_trouble(pod(containerStatuses=[running]))
 
     assert trouble is not None
-    assert trouble.describe() == "pod web-1: NotReady (restarts 2): last exit code 1 (Error)"
+    assert trouble.describe() == (
+        "pod web-1: CrashLoopBackOff (restarts 2): last exit code 1 (Error)"
+    )
+
+
+def test_a_container_running_again_after_a_clean_exit_is_not_crash_looping() -> None:
+    last = {"terminated": {"exitCode": 0, "reason": "Completed"}}
+    running = container({"running": {"startedAt": "2026-01-01T00:00:00Z"}}, 1, last)
+
+    trouble = pod_trouble(pod(containerStatuses=[running]))
+
+    assert trouble is not None
+    assert trouble.describe() == "pod web-1: NotReady (restarts 1): last exit code 0 (Completed)"
 
 
 def test_a_running_pod_whose_probe_fails_takes_its_reason_from_elsewhere() -> None:
