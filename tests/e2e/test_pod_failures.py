@@ -173,22 +173,38 @@ def test_progress_lines_on_a_terminal_are_one_line_each(app: App) -> None:
     assert all(line.count("waiting for pods") == 1 for line in waiting)
 
 
+def one_ready_then_unready(app: App, timeout: float, **wait: Any) -> runs.Background:
+    """A deploy whose first pod turns Ready and, once the deploy has seen 1/2 Ready, unready;
+    the other pod is never Ready."""
+    app.sandbox.kube.pods.fail("never-ready", selector=selector(app), limit=1)
+    app.settings(**{"ready-timeout": timeout, "wait": {"progress-every": 0.5, **wait}})
+    run = runs.start(app, "deploy", "--commit", V1)
+    run.wait_for('"progress": "1/2 ready"')
+    (ready,) = [p for p in app.pods("green") if p.status.container_statuses[0].ready]
+    app.sandbox.kube.pods.fail("turns-unready", pod=ready.metadata.name)
+    return run
+
+
 def test_a_pod_that_turns_unready_is_reported_and_not_counted(app: App) -> None:
     before = app.listeners()
-    app.sandbox.kube.pods.fail("turns-unready", selector=selector(app), limit=1)
-    app.sandbox.kube.pods.fail("never-ready", selector=selector(app))
-    app.settings(**{"ready-timeout": 3, "wait": {"progress-every": 0.5}})
+    run = one_ready_then_unready(app, 4)
+    run.wait_for("a Ready replica turned unready")
 
-    result = app.bluegreen("deploy", "--commit", V1)
+    code, stderr = run.finish(timeout=120)
 
-    assert result.returncode == 1, result.stderr
-    lines = json_lines(result.stderr)
+    assert code == 1, stderr
+    lines = json_lines(stderr)
     (turned,) = [line for line in lines if line.get("event") == "a Ready replica turned unready"]
-    assert (turned["level"], turned["progress"]) == ("warning", "0/2 ready")
-    error = error_of(result.stderr)
-    assert error.startswith(f"Deployment {app.name}-green: 0/2 replicas Ready after 3 s; ")
+    assert (turned["level"], turned["progress"], turned["unready_turns"]) == (
+        "warning",
+        "0/2 ready",
+        1,
+    )
+    error = error_of(stderr)
+    assert error.startswith(f"Deployment {app.name}-green: 0/2 replicas Ready after 4 s; ")
     assert 'NotReady: Readiness probe failed: Get "http://' in error
     assert '/healthcheck": dial tcp ' in error and "connection refused" in error
+    assert "NotReady: Readiness probe failed: HTTP probe failed with statuscode: 503" in error
     assert app.listeners() == before
 
 
@@ -269,12 +285,7 @@ def test_without_access_to_events_the_reasons_say_less_but_the_deploy_fails_clea
 
 
 def test_after_a_replica_turned_unready_the_switch_waits_for_ready_to_last(app: App) -> None:
-    app.sandbox.kube.pods.fail("turns-unready", selector=selector(app), limit=1)
-    app.sandbox.kube.pods.fail("never-ready", selector=selector(app))
-    app.settings(
-        **{"ready-timeout": 60, "wait": {"progress-every": 0.5, "stable-after-unready": 1}}
-    )
-    run = runs.start(app, "deploy", "--commit", V1)
+    run = one_ready_then_unready(app, 60, **{"stable-after-unready": 1})
     try:
         run.wait_for("a Ready replica turned unready")
     finally:
