@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from typing import Any
 
+from bluegreen_hooks.sandbox.environment import Sandbox
 from tests.e2e import runs
+from tests.e2e.releases import agent_running, lifecycle_events, oops, publish, publishable
 from tests.e2e.test_hooks import run_hook, unpack_bundle
-from tests.e2e.world import App
+from tests.e2e.world import App, make_app
 
 V1 = "1111111aaaaaaaa"
 FAST = {"progress-every": 0.5, "image-pull-grace": 1}
@@ -328,3 +331,23 @@ def test_fails_early_through_transient_faults_and_cut_watches(app: App) -> None:
     assert "every new pod is failing and will not recover by itself" in error_of(result.stderr)
     assert "CrashLoopBackOff (restarts " in error_of(result.stderr)
     assert app.health_target() is None
+
+
+def test_oops_deploy_of_a_crash_looping_release_fails_early_naming_the_reason(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    crashing = "c0000000crashloop000000000000000000000000"
+    with agent_running(sandbox):
+        app = publishable(make_app(sandbox, tmp_path))
+        app.settings(**{"ready-timeout": 120, "wait": {"progress-every": 0.5}})
+        publish(app, crashing)
+        before = app.listeners()
+
+        result = oops(app, "deploy", crashing)
+
+    assert result.returncode == 1, result.stderr
+    events = lifecycle_events(result.stdout.strip())
+    assert events["ApplicationStart"]["status"] == "Failed"
+    assert "every new pod is failing and will not recover by itself" in result.stderr
+    assert "CrashLoopBackOff (restarts " in result.stderr
+    assert app.listeners() == before
