@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
 import re
 import reprlib
@@ -77,6 +76,18 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class WaitPolicy:
+    """How the wait for Ready reports progress, when it gives up early, and what counts as
+    stable (the `wait` key)."""
+
+    image_pull_grace: float = 30.0  # seconds a pod may fail to pull its image
+    crash_restarts: int = 3  # restarts of a crash-looping container that make it hopeless
+    stable_for: float = 0.0  # seconds every replica must stay Ready before the switch
+    stable_after_unready: float = 10.0  # the same, once a Ready replica turned unready
+    progress_every: float = 5.0  # seconds between progress lines
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     elb_name: str
@@ -89,6 +100,7 @@ class Config:
     listeners: tuple[int, ...] | None = None
     health_check: HealthCheck = field(default_factory=HealthCheck)
     ready_timeout: float = 200.0
+    wait: WaitPolicy = field(default_factory=WaitPolicy)
     template_env: tuple[str, ...] = ()
     preview_elb_name: str | None = None
 
@@ -121,6 +133,7 @@ _KNOWN_KEYS = (
     "listeners",
     "health-check",
     "ready-timeout",
+    "wait",
     "template-env",
     "preview-elb-name",
 )
@@ -131,6 +144,14 @@ _HEALTH_RANGES = {
     "timeout": (2, 60),
     "unhealthy-threshold": (2, 10),
     "healthy-threshold": (2, 10),
+}
+# wait.<key>: (low, high, whole numbers only)
+_WAIT_RANGES: dict[str, tuple[float, float, bool]] = {
+    "image-pull-grace": (0, MAX_READY_TIMEOUT, False),
+    "crash-restarts": (1, 1000, True),
+    "stable-for": (0, MAX_READY_TIMEOUT, False),
+    "stable-after-unready": (0, MAX_READY_TIMEOUT, False),
+    "progress-every": (0.5, 300, False),
 }
 _OPTIONAL_STRING_KEYS = {
     "s3-bucket": "the S3 bucket that holds release bundles",
@@ -303,6 +324,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         listeners=_listeners(data, path),
         health_check=_health_check(data, path),
         ready_timeout=_ready_timeout(data, path),
+        wait=_wait_policy(data, path),
         template_env=_template_env(data, path),
         preview_elb_name=_elb_name(data, "preview-elb-name", path, required=False),
     )
@@ -414,8 +436,7 @@ def _ready_timeout(data: Mapping[str, Any], path: Path) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 < value <= MAX_READY_TIMEOUT
+        or not 0 < value <= MAX_READY_TIMEOUT  # also refuses NaN, infinities, huge integers
     ):
         raise _fail(
             path,
@@ -424,6 +445,26 @@ def _ready_timeout(data: Mapping[str, Any], path: Path) -> float:
             value,
         )
     return float(value)
+
+
+def _wait_policy(data: Mapping[str, Any], path: Path) -> WaitPolicy:
+    value = data.get("wait", {})
+    if not isinstance(value, Mapping):
+        raise _fail(path, "wait", "a mapping with image-pull-grace, crash-restarts, ...", value)
+    _reject_unknown(value, tuple(_WAIT_RANGES), path, prefix="wait.")
+    numbers: dict[str, Any] = {}
+    for key, (low, high, whole) in _WAIT_RANGES.items():
+        attribute = key.replace("-", "_")
+        number = value.get(key, getattr(WaitPolicy, attribute))
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int if whole else int | float)
+            or not low <= number <= high  # also refuses NaN, infinities and huge integers
+        ):
+            kind = "a whole number" if whole else "a number of seconds"
+            raise _fail(path, f"wait.{key}", f"{kind} from {low:g} to {high:g}", number)
+        numbers[attribute] = number
+    return WaitPolicy(**numbers)
 
 
 def _health_check(data: Mapping[str, Any], path: Path) -> HealthCheck:

@@ -15,13 +15,15 @@ from kubernetes.config.config_exception import ConfigException
 
 from bluegreen_hooks import env_errors
 from bluegreen_hooks.colors import COLORS, Color
+from bluegreen_hooks.config import WaitPolicy
 from bluegreen_hooks.errors import DeployFailed, TemplateError, UsageError
 from bluegreen_hooks.identity import USER_AGENT
 from bluegreen_hooks.kube_rest import Object, Rest, describe_api_error
 from bluegreen_hooks.kube_watch import follow, list_collection
 from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
-from bluegreen_hooks.readiness import Readiness, pod_reason, workload_readiness, worth_showing
+from bluegreen_hooks.pod_trouble import PodTrouble, pod_trouble
+from bluegreen_hooks.readiness import Readiness, workload_readiness, worth_showing
 from bluegreen_hooks.templates import (
     ANNOTATION_HASH,
     LABEL_APPLICATION,
@@ -29,12 +31,14 @@ from bluegreen_hooks.templates import (
     LABEL_COMMIT,
     Manifest,
 )
+from bluegreen_hooks.waiting import Vigil, summary
 
 _COLLECTIONS = {
     "Service": "/api/v1/namespaces/{ns}/services",
     "ReplicationController": "/api/v1/namespaces/{ns}/replicationcontrollers",
     "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
     "Pod": "/api/v1/namespaces/{ns}/pods",
+    "Event": "/api/v1/namespaces/{ns}/events",
 }
 _WORKLOAD_KINDS = ("ReplicationController", "Deployment")
 # How long a delete may take: at least this, and a minute beyond the longest grace period of
@@ -104,6 +108,7 @@ class Cluster:
     def __init__(self, api_client: ApiClient, namespace: str) -> None:
         self.namespace = namespace
         self.rest = Rest(api_client)
+        self._events_denied = False  # the Role does not let us list events
 
     def _collection(self, kind: str) -> str:
         return _COLLECTIONS[kind].format(ns=self.namespace)
@@ -289,51 +294,137 @@ class Cluster:
         return result
 
     def wait_ready(
-        self, workloads: tuple[Manifest, ...], timeout: float, *, color: Color, commit: str
+        self,
+        workloads: tuple[Manifest, ...],
+        timeout: float,
+        *,
+        color: Color,
+        commit: str,
+        policy: WaitPolicy | None = None,
     ) -> None:
-        """Watch each new workload until every replica is Ready; log progress; fail on timeout."""
-        deadline = time.monotonic() + timeout
+        """Watch each new workload until every replica is Ready (and, after a wobble, stays
+        so); log progress every few seconds; fail early when no pod can recover; fail on
+        timeout."""
+        started = time.monotonic()
         for manifest in workloads:
-            self._wait_workload_ready(manifest, deadline, timeout)
+            vigil = Vigil(policy or WaitPolicy(), started, started + timeout)
+            self._wait_workload_ready(manifest, vigil, timeout)
         get_logger().info("all replicas ready", color=color, commit=commit)
 
-    def _wait_workload_ready(self, manifest: Manifest, deadline: float, timeout: float) -> None:
-        name = manifest["metadata"]["name"]
-        log = get_logger()
-        last = Readiness(0, manifest["spec"].get("replicas", 1), False)
+    def _wait_workload_ready(self, manifest: Manifest, vigil: Vigil, timeout: float) -> None:
+        name, kind = manifest["metadata"]["name"], manifest["kind"]
+        log = get_logger().bind(workload=name)
+        vigil.last = Readiness(0, manifest["spec"].get("replicas", 1), False)
         shown: Readiness | None = None
+        holding = False  # whether the wait said it is checking that Ready lasts
         selector = {"fieldSelector": f"metadata.name={name}"}
-        for items in self._watch_items(manifest["kind"], deadline, **selector):
-            last = workload_readiness({**items[0], "kind": manifest["kind"]}) if items else last
-            if worth_showing(last, shown):
-                log.info(
-                    "waiting for pods", workload=name, progress=f"{last.ready}/{last.desired} ready"
-                )
-                shown = last
-            if last.complete:
+        while True:
+            # Watch until the next progress line is due (or the hold ends), then look at pods.
+            tick = min(vigil.deadline, time.monotonic() + vigil.policy.progress_every)
+            for items in self._watch_items(kind, min(tick, vigil.stable_at() or tick), **selector):
+                now = time.monotonic()
+                if (
+                    items
+                    and vigil.see_readiness(workload_readiness({**items[0], "kind": kind}), now)
+                    and vigil.drops == 1
+                ):
+                    log.warning("a Ready replica turned unready", **vigil.progress(now))
+                    shown = vigil.last
+                if vigil.last is not None and worth_showing(vigil.last, shown):
+                    log.info("waiting for pods", **vigil.progress(now))
+                    shown = vigil.last
+                if vigil.may_switch(now):
+                    return
+                if vigil.last is not None and vigil.last.failed:
+                    raise self._deadline_exceeded(manifest, vigil.last)
+                if vigil.hold and vigil.complete_since == now and not holding:
+                    log.info("all Ready; checking they stay Ready", seconds=vigil.hold)
+                    holding = True
+            now = time.monotonic()
+            if vigil.may_switch(now):
                 return
-            if last.failed:  # the controller gave up: waiting out the timeout changes nothing
+            vigil.see_pods(self._release_pods(manifest), now)
+            if now >= vigil.deadline:
+                raise self._timed_out(manifest, vigil, timeout)
+            if hopeless := vigil.hopeless(now):
                 raise DeployFailed(
-                    f"{manifest['kind']} {name} exceeded its progress deadline: {last.failed} "
-                    f"({last.ready}/{last.desired} replicas available)"
-                    f"{self._pod_trouble(manifest)}",
-                    hint="traffic was not touched; fix the release (see pod events) and deploy "
-                    "again, or raise spec.progressDeadlineSeconds in the template",
+                    f"{kind} {name}: every new pod is failing and will not recover by itself: "
+                    f"{summary(hopeless, self._warnings(hopeless))}",
+                    hint=_fix_for(hopeless),
                 )
-        raise DeployFailed(
-            f"{manifest['kind']} {name}: {last.ready}/{last.desired} replicas Ready "
-            f"after {timeout:g} s{self._pod_trouble(manifest)}",
-            hint="traffic was not touched; fix the release (see pod events) and deploy again",
+            log.info("waiting for pods", **vigil.progress(now), **self._detail(vigil))
+
+    def _deadline_exceeded(self, manifest: Manifest, last: Readiness) -> DeployFailed:
+        """The controller gave up on the rollout: waiting out the timeout changes nothing."""
+        troubles = [t for p in self._release_pods(manifest) if (t := pod_trouble(p))]
+        why = f"; {summary(troubles, self._warnings(troubles[:3]))}" if troubles else ""
+        return DeployFailed(
+            f"{manifest['kind']} {manifest['metadata']['name']} exceeded its progress deadline: "
+            f"{last.failed} ({last.ready}/{last.desired} replicas available){why}",
+            hint="traffic was not touched; fix the release (see pod events) and deploy "
+            "again, or raise spec.progressDeadlineSeconds in the template",
         )
 
-    def _pod_trouble(self, manifest: Manifest) -> str:
+    def _timed_out(self, manifest: Manifest, vigil: Vigil, timeout: float) -> DeployFailed:
+        last = vigil.last or Readiness(0, 0, False)
+        name = f"{manifest['kind']} {manifest['metadata']['name']}"
+        if last.complete:
+            what = (
+                f"{name}: replicas not Ready for {vigil.hold:g} s in a row within {timeout:g} s"
+                f" (Ready replicas went down {vigil.drops} times)"
+            )
+        else:
+            what = f"{name}: {last.ready}/{last.desired} replicas Ready after {timeout:g} s"
+        if vigil.troubles:
+            what += f"; {summary(vigil.troubles, self._warnings(vigil.troubles[:3]))}"
+        return DeployFailed(
+            what, hint="traffic was not touched; fix the release (see pod events) and deploy again"
+        )
+
+    def _release_pods(self, manifest: Manifest) -> list[Object]:
         labels = manifest["spec"]["template"]["metadata"]["labels"]
         selector = ",".join(
             f"{k}={labels[k]}" for k in (LABEL_APPLICATION, LABEL_COLOR, LABEL_COMMIT)
         )
-        troubles = [pod_reason(p) for p in self._list("Pod", labelSelector=selector)]
-        troubles = [t for t in troubles if t]
-        return ("; " + "; ".join(troubles[:3])) if troubles else ""
+        return self._list("Pod", labelSelector=selector)
+
+    def _detail(self, vigil: Vigil) -> dict[str, str]:
+        """The worst pod's last warning, when its status alone does not say why."""
+        worst = vigil.worst
+        if worst is None or worst.message:
+            return {}
+        warning = self._warnings([worst]).get(worst.pod)
+        return {"message": warning} if warning else {}
+
+    def _warnings(self, troubles: list[PodTrouble]) -> dict[str, str]:
+        """The latest Warning event of each pod whose status gives no message (a failing
+        readiness probe says why only in events)."""
+        found: dict[str, str] = {}
+        for trouble in troubles:
+            if trouble.message or self._events_denied:
+                continue
+            try:
+                events = self._list(
+                    "Event",
+                    fieldSelector=f"involvedObject.kind=Pod,involvedObject.name={trouble.pod},"
+                    "type=Warning",
+                )
+            except (ApiException, DeployFailed) as exc:
+                cause = exc if isinstance(exc, ApiException) else exc.__cause__
+                if not isinstance(cause, ApiException) or cause.status not in (403, 404):
+                    raise
+                # a Role from before events were granted: the reasons lose detail, not the deploy
+                self._events_denied = True
+                get_logger().warning(
+                    "cannot read pod events; reasons will say less",
+                    error=describe_api_error(cause),
+                    fix="grant list on events (docs/rbac.yaml)",
+                )
+                continue
+            if events:
+                latest = max(events, key=_event_time)
+                found[trouble.pod] = str(latest.get("message") or latest.get("reason") or "")
+        return found
 
     # --- lock -------------------------------------------------------------------
 
@@ -379,6 +470,25 @@ def _held_by(objects: list[Object]) -> dict[str, list[str]]:
 
 def _describe_held(held: dict[str, list[str]]) -> str:
     return "".join(f"; {name} is held by finalizers {', '.join(f)}" for name, f in held.items())
+
+
+def _event_time(event: Object) -> tuple[str, int]:
+    stamp = event.get("lastTimestamp") or event.get("eventTime") or ""
+    version = str((event.get("metadata") or {}).get("resourceVersion") or "0")
+    return str(stamp), int(version) if version.isdigit() else 0
+
+
+def _fix_for(troubles: list[PodTrouble]) -> str:
+    first = troubles[0]
+    if first.image_pull:
+        return (
+            "traffic was not touched; check the image name and tag in the template, that it was "
+            f"pushed, and the registry credentials (kubectl describe pod {first.pod})"
+        )
+    return (
+        "traffic was not touched; the container keeps exiting: see "
+        f"kubectl logs --previous {first.pod}, fix the release and deploy again"
+    )
 
 
 def _hash(obj: Object) -> str | None:

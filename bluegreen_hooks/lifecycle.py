@@ -187,7 +187,11 @@ def release(run: Run, plan: Plan, router: elb.Router) -> None:
     elb.record_commit(run.elb_client, router, plan.color, plan.commit)
     run.step("wait")
     cluster.wait_ready(
-        plan.workloads, run.config.ready_timeout, color=plan.color, commit=plan.commit
+        plan.workloads,
+        run.config.ready_timeout,
+        color=plan.color,
+        commit=plan.commit,
+        policy=run.config.wait,
     )
 
 

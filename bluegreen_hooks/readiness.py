@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bluegreen_hooks.pod_trouble import pod_trouble
+
 Object = dict[str, Any]
 
 
@@ -82,15 +84,7 @@ def worth_showing(now: Readiness, shown: Readiness | None) -> bool:
 
 
 def pod_reason(pod: Object) -> str:
-    status = pod.get("status") or {}
-    if any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    ):
-        return ""
-    name = pod.get("metadata", {}).get("name", "?")
-    for container in status.get("containerStatuses") or []:
-        waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason"):
-            return f"pod {name}: {waiting['reason']} {waiting.get('message', '')}".strip()
-    return f"pod {name}: {status.get('phase', 'Pending')}, not Ready"
+    """Why the pod is not Ready, e.g. `pod x: ImagePullBackOff: Back-off pulling image "..."`;
+    "" when it is Ready."""
+    trouble = pod_trouble(pod)
+    return trouble.describe() if trouble else ""

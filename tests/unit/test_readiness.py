@@ -126,7 +126,7 @@ def test_pod_reason_names_the_waiting_reason() -> None:
         },
     }
 
-    assert pod_reason(pod) == "pod web-1: ImagePullBackOff no such image"
+    assert pod_reason(pod) == "pod web-1: ImagePullBackOff: no such image"
 
 
 def test_pod_reason_is_empty_for_a_ready_pod() -> None:

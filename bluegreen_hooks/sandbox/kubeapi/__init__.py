@@ -1,8 +1,9 @@
 """An emulated Kubernetes API server on loopback, spoken to by the official Python client.
 
-Serves core/v1 pods, services, replicationcontrollers, namespaces and nodes, apps/v1
+Serves core/v1 pods, services, replicationcontrollers, namespaces, nodes and events, apps/v1
 deployments and replicasets, and coordination.k8s.io/v1 leases, with watches, selectors,
-graceful deletion and a controller that runs workload pods and marks them Ready. See
+graceful deletion and a controller that runs workload pods and marks them Ready, or plays a
+failure mode (kubelet.py). See
 `KubeEmulator`.
 """
 

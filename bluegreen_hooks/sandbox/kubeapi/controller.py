@@ -1,8 +1,7 @@
 """The controller thread: runs pods, finishes deletions, and runs the workload controllers.
 
-A pod becomes Running `ready_delay` seconds after creation; it is Ready unless one of its
-container images contains `broken_marker`, in which case it stays Running with Ready=False and
-unready containers, like a pod whose readiness probe never passes. Deletion (grace periods,
+Pods start `ready_delay` seconds after creation; what they do then (Ready, never Ready, or one
+of the failure modes) is the kubelet's part: see `kubelet.py`. Deletion (grace periods,
 finalizers, garbage collection) is in `deletion.py`; ReplicationControllers and ReplicaSets in
 `replicas.py`; Deployments in `deployments.py`.
 """
@@ -17,9 +16,10 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any, NamedTuple
 
-from .deletion import Deletion, terminating
+from .deletion import Deletion
 from .deployments import Deployments
-from .objects import KINDS, running_pod_status
+from .kubelet import Kubelet
+from .objects import KINDS
 from .replicas import ReadySince, Replicas
 from .store import Store
 from .timing import Timing
@@ -57,8 +57,8 @@ class Controller:
         self._ready_since = ReadySince()
         self.replicas = Replicas(store, self.deletion, self.timing, self._ready_since)
         self.deployments = Deployments(store, self.deletion, self.timing)
-        self.broken_marker = broken_marker
         self.ready_events: list[ReadyEvent] = []
+        self.kubelet = Kubelet(store, broken_marker, self._record_ready)
         self._ready_delay = ready_delay
         self._kicked = False
         self._thread: threading.Thread | None = None
@@ -74,8 +74,16 @@ class Controller:
             self._kicked = True  # recompute deadlines of pending pods now
             self.store.cond.notify_all()
 
+    @property
+    def broken_marker(self) -> str:
+        return self.kubelet.broken_marker
+
+    @broken_marker.setter
+    def broken_marker(self, marker: str) -> None:
+        self.kubelet.broken_marker = marker
+
     def kick(self) -> None:
-        """Recompute every deadline now (after a timing change)."""
+        """Reconcile now (after a timing change, or a pod's failure mode set from outside)."""
         with self.store.cond:
             self._kicked = True
             self.store.cond.notify_all()
@@ -117,14 +125,10 @@ class Controller:
         pods = self.store.snapshots("pods")
         free_ips = _free_ips({(p.get("status") or {}).get("podIP") for p in pods})
         for pod in pods:
-            if (pod.get("status") or {}).get("phase") != "Pending" or terminating(pod):
-                continue
-            born = self.store.born(pod["metadata"]["uid"])
-            due = (now if born is None else born) + self._ready_delay
-            if due <= now:
-                self._start_pod(pod, next(free_ips))
-            else:
+            due = self.kubelet.sync(pod, now, self._ready_delay, free_ips)
+            if due is not None:
                 next_due = due if next_due is None else min(next_due, due)
+        self.kubelet.forget_missing({pod["metadata"]["uid"] for pod in pods})
         dues = [next_due, self.deletion.collect()]
         self._ready_since.observe(self.store.snapshots("pods"), now)
         for plural in ("replicationcontrollers", "replicasets"):
@@ -136,20 +140,11 @@ class Controller:
 
     # ------------------------------------------------------------------ pods
 
-    def _start_pod(self, pod: Obj, ip: str) -> None:
-        containers = pod["spec"].get("containers") or []
-        broken = bool(self.broken_marker) and any(
-            self.broken_marker in str(c.get("image", "")) for c in containers
+    def _record_ready(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        self.ready_events.append(
+            ReadyEvent(time.time(), meta["namespace"], meta["name"], dict(meta.get("labels") or {}))
         )
-        status = running_pod_status(pod, ip, ready=not broken)
-        stored = self.store.put("pods", {**pod, "status": status})
-        if not broken:
-            meta = stored["metadata"]
-            self.ready_events.append(
-                ReadyEvent(
-                    time.time(), meta["namespace"], meta["name"], dict(meta.get("labels") or {})
-                )
-            )
 
 
 def _free_ips(used: set[Any]) -> Iterator[str]:

@@ -17,6 +17,7 @@ _SHORT_NAMES = {
     "nodes": ["no"],
     "deployments": ["deploy"],
     "replicasets": ["rs"],
+    "events": ["ev"],
 }
 
 

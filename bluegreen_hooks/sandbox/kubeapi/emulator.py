@@ -12,6 +12,7 @@ from ..operations import OperationLog
 from .controller import Controller, ReadyEvent
 from .deletion import Deletion
 from .kubeconfig import write_kubeconfig
+from .kubelet import PodFailures
 from .objects import initial_objects, prepare_create
 from .server import ApiHttpServer, RequestStats
 from .store import Store
@@ -56,6 +57,8 @@ class KubeEmulator:
         )
         self._stats = RequestStats()
         self.faults = KubeFaults()  # errors, refusals, cut watches and kill points for tests
+        # pod failure modes on demand (see kubelet.py), beside the image markers
+        self.pods = PodFailures(self._store, self._controller.kubelet, self._controller.kick)
         self._api = ResourceApi(self._store, self._watch_limits, deletion)
         self._server: ApiHttpServer | None = None
         self._server_thread: threading.Thread | None = None

@@ -68,6 +68,7 @@ KINDS: dict[str, Kind] = {
         Kind("deployments", "Deployment", "apps", "v1", True, True, True),
         Kind("replicasets", "ReplicaSet", "apps", "v1", True, True, True),
         Kind("leases", "Lease", "coordination.k8s.io", "v1", True, False, False),
+        Kind("events", "Event", "", "v1", True, False, False),
     )
 }
 

@@ -23,6 +23,20 @@ _EXTRA_FIELDS: dict[str, frozenset[str]] = {
     ),
     "replicationcontrollers": frozenset({"status.replicas"}),
     "namespaces": frozenset({"status.phase"}),
+    "events": frozenset(
+        {
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "type",
+        }
+    ),
 }
 
 
