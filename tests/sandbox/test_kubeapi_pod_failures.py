@@ -313,6 +313,7 @@ def test_a_failing_pod_deleted_and_made_again_starts_afresh(core: Any) -> None:
         ),
     )
     core.delete_namespaced_pod("web", "default")
+    wait_for(core.list_namespaced_pod, "default", condition=lambda pods: "web" not in pods)
 
     core.create_namespaced_pod("default", pod_body("web", image="web:1"))
 

@@ -291,7 +291,7 @@ def test_no_progress_within_the_deadline_is_progress_deadline_exceeded(
     found = wait_for(
         apps.list_namespaced_deployment,
         "default",
-        condition=lambda d: condition(d["web"], "Progressing").status == "False",
+        condition=lambda d: getattr(condition(d["web"], "Progressing"), "status", "") == "False",
     )
 
     progressing = condition(found["web"], "Progressing")
