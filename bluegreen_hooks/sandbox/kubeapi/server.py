@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..faults import KubeFaults
 from ..operations import OperationLog, kube_operation
-from . import discovery
+from . import discovery, openapi, tables
 from .errors import ApiError, bad_request, method_not_allowed, path_not_found
 from .objects import Kind, find_kind
 from .verbs import ResourceApi
@@ -79,6 +79,23 @@ def route(path: str) -> Route:
     if len(tail) > 2 or (len(tail) == 2 and (tail[1] != "status" or not kind.has_status)):
         raise path_not_found()
     return Route(kind, namespace, tail[0] if tail else None, tail[1] if len(tail) == 2 else "")
+
+
+# Body encodings the real server speaks but the emulator does not; clients such as kubectl
+# retry in JSON when they get a 415 for them.
+_UNSPOKEN_BODY_TYPES = ("application/vnd.kubernetes.protobuf", "application/cbor")
+
+
+def refuse_unspoken_body(content_type: str | None) -> None:
+    """Raise a 415 for a request body in an encoding the emulator does not decode."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type in _UNSPOKEN_BODY_TYPES:
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"application/json, application/yaml (got {media_type!r})",
+        )
 
 
 class ApiHttpServer(HTTPServer):
@@ -261,6 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             length = int(self.headers.get("Content-Length") or 0)
             raw = bytearray(self.rfile.read(length) if length > 0 else b"")
+        if raw:  # read first, so the connection stays usable after the refusal
+            refuse_unspoken_body(self.headers.get("Content-Type"))
         if not raw.strip():
             return None
         try:
@@ -302,14 +321,16 @@ class _Handler(BaseHTTPRequestHandler):
         dry_run = query.get("dryRun") == "All"
         if name is None:
             if method == "GET":
-                return 200, api.list_collection(kind, target.namespace, query)
+                return 200, self._as_requested(
+                    kind, api.list_collection(kind, target.namespace, query), query
+                )
             if method == "POST" and (target.namespace is not None or not kind.namespaced):
                 return 201, api.create(kind, namespace, body, dry_run)
             if method == "DELETE":
                 return 200, api.delete_collection(kind, target.namespace, query, body)
             raise method_not_allowed()
         if method in ("GET", "HEAD"):
-            return 200, api.get(kind, namespace, name)
+            return 200, self._as_requested(kind, api.get(kind, namespace, name), query)
         if method == "PUT":
             return 200, api.replace(kind, namespace, name, body, target.subresource, dry_run)
         if method == "PATCH":
@@ -320,6 +341,12 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "DELETE" and not target.subresource:
             return 200, api.delete(kind, namespace, name, query, body)
         raise method_not_allowed()
+
+    def _as_requested(self, kind: Kind, body: Obj, query: dict[str, str]) -> Obj:
+        """A Table instead of the object(s) when the client asks for one (kubectl get)."""
+        if not tables.wants_table(self.headers.get("Accept")):
+            return body
+        return tables.table(kind.plural, body, query.get("includeObject", ""))
 
     def _document(self, path: str) -> Obj | str | None:
         path = "/" + path.strip("/")
@@ -332,6 +359,13 @@ class _Handler(BaseHTTPRequestHandler):
             return discovery.core_versions(f"{host!s}:{port}")
         if path == "/apis":
             return discovery.groups()
+        if path == "/openapi/v3":
+            return openapi.v3_root()
+        if path.startswith("/openapi/v3/"):
+            document = openapi.v3_group_version(path.removeprefix("/openapi/v3/"))
+            if document is None:
+                raise path_not_found()
+            return document
         parts = path.strip("/").split("/")
         if parts == ["api", "v1"]:
             return discovery.resources("", "v1")
@@ -347,6 +381,8 @@ class _Handler(BaseHTTPRequestHandler):
         if target.name is not None:
             raise bad_request("watch a single object with a metadata.name field selector")
         events = self.server.api.watch(target.kind, target.namespace, query, self._client_gone)
+        if tables.wants_table(self.headers.get("Accept")):
+            events = tables.table_events(target.kind.plural, events, query.get("includeObject", ""))
         self.server.faults.handled("GET", self.path, watching=True)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -109,8 +109,42 @@ class ResourceApi:
                 timeout = float(query["timeoutSeconds"])
             except ValueError:
                 raise bad_request("invalid timeoutSeconds") from None
+        if _truthy(query.get("sendInitialEvents")):
+            return self._watch_list(kind, namespace, labels, fields, timeout, client_gone)
         return stream_events(
             self.store, kind.plural, namespace, labels, fields, since, timeout, client_gone
+        )
+
+    def _watch_list(
+        self,
+        kind: Kind,
+        namespace: str | None,
+        labels: LabelSelector,
+        fields: FieldSelector,
+        timeout: float | None,
+        client_gone: Callable[[], bool],
+    ) -> Iterator[Obj]:
+        """`sendInitialEvents=true` (client-go's watch-list, as kubectl uses): the current
+        objects as ADDED, a bookmark marking their end, then the changes after them."""
+        with self.store.cond:
+            rv = self.store.rv
+            current = [
+                clone(obj)
+                for obj in self.store.snapshots(kind.plural, namespace)
+                if labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)
+            ]
+        end_of_initial_events = {
+            "kind": kind.kind,
+            "apiVersion": kind.api_version,
+            "metadata": {
+                "resourceVersion": str(rv),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            },
+        }
+        yield from ({"type": "ADDED", "object": obj} for obj in current)
+        yield {"type": "BOOKMARK", "object": end_of_initial_events}
+        yield from stream_events(
+            self.store, kind.plural, namespace, labels, fields, rv, timeout, client_gone
         )
 
     # ------------------------------------------------------------------ writes
