@@ -369,29 +369,70 @@ def _request(
     return response.status, response.getheader("Content-Type") or "", json.loads(response.read())
 
 
-def test_protobuf_bodies_get_415_and_protobuf_first_accept_gets_json(
+def test_create_sends_protobuf_which_the_emulator_reads(
+    core: Any, apps: Any, kubectl: Kubectl
+) -> None:
+    kubectl("create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=8080")
+    kubectl("create", "service", "nodeport", "web", "--tcp=80:8080", "--node-port=30005")
+    kubectl("create", "namespace", "team")
+    kubectl("create", "deployment", "idle", "--image=nginx:1.27", "--replicas=0")
+
+    deployment = apps.read_namespaced_deployment("web", "default")
+    assert deployment.spec.replicas == 2
+    assert deployment.spec.selector.match_labels == {"app": "web"}
+    (container,) = deployment.spec.template.spec.containers
+    assert (container.name, container.image) == ("nginx", "nginx:1.27")
+    assert [(p.container_port, p.protocol) for p in container.ports] == [(8080, "TCP")]
+    assert deployment.spec.template.metadata.creation_timestamp is None
+    assert apps.read_namespaced_deployment("idle", "default").spec.replicas == 0
+    (port,) = core.read_namespaced_service("web", "default").spec.ports
+    assert (port.port, port.target_port, port.node_port) == (80, 8080, 30005)
+    assert core.read_namespace("team").status.phase == "Active"
+    wait_for(
+        core.list_namespaced_pod,
+        "default",
+        label_selector="app=web",
+        condition=lambda pods: len(pods) == 2 and all(is_ready(p) for p in pods.values()),
+    )
+
+
+def test_bodies_it_cannot_decode_get_415_and_protobuf_first_accept_gets_json(
     emulator: KubeEmulator, core: Any
 ) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    unknown_kind = b"k8s\x00\n\x13\n\x02v1\x12\rSomethingElse\x12\x00"
+    messages = []
     try:
-        code, _, body = _request(
-            emulator,
-            connection,
-            method="POST",
-            url="/api/v1/namespaces/default/pods",
-            body=b"k8s\x00\n\x0c\n\x02v1\x12\x03Pod",
-            headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
-        )
-        assert (code, body["kind"], body["reason"]) == (415, "Status", "UnsupportedMediaType")
+        for content_type, body in (
+            ("application/vnd.kubernetes.protobuf", unknown_kind),
+            ("application/vnd.kubernetes.protobuf", b"not an envelope"),
+            ("application/cbor", b"\xa1dkinddPod"),
+        ):
+            code, _, status = _request(
+                emulator,
+                connection,
+                method="POST",
+                url="/api/v1/namespaces/default/pods",
+                body=body,
+                headers={"Content-Type": content_type},
+            )
+            assert (code, status["kind"], status["reason"]) == (
+                415,
+                "Status",
+                "UnsupportedMediaType",
+            ), content_type
+            messages.append(status["message"])
+        assert "no protobuf decoding for v1 SomethingElse" in messages[0]
+        assert "magic prefix" in messages[1]
         # the same keep-alive connection still serves the next request
-        code, content_type, body = _request(
+        code, content_type, listing = _request(
             emulator,
             connection,
             method="GET",
             url="/api/v1/namespaces/default/pods",
             headers={"Accept": "application/vnd.kubernetes.protobuf,application/json"},
         )
-        assert (code, content_type, body["kind"]) == (200, "application/json", "PodList")
+        assert (code, content_type, listing["kind"]) == (200, "application/json", "PodList")
     finally:
         connection.close()
     assert core.list_namespaced_pod("default").items == []

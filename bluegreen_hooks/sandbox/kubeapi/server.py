@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..faults import KubeFaults
 from ..operations import OperationLog, kube_operation
-from . import discovery, openapi, tables
+from . import discovery, openapi, protobuf, tables
 from .errors import ApiError, bad_request, method_not_allowed, path_not_found
 from .objects import Kind, find_kind
 from .verbs import ResourceApi
@@ -81,21 +81,28 @@ def route(path: str) -> Route:
     return Route(kind, namespace, tail[0] if tail else None, tail[1] if len(tail) == 2 else "")
 
 
-# Body encodings the real server speaks but the emulator does not; clients such as kubectl
-# retry in JSON when they get a 415 for them.
-_UNSPOKEN_BODY_TYPES = ("application/vnd.kubernetes.protobuf", "application/cbor")
-
-
-def refuse_unspoken_body(content_type: str | None) -> None:
-    """Raise a 415 for a request body in an encoding the emulator does not decode."""
+def decode_body(content_type: str | None, raw: bytes) -> Any:
+    """A request body in protobuf (kubectl's typed commands send it), decoded to JSON; a 415
+    for CBOR (client-go then retries in JSON); None for anything else, parsed as JSON."""
     media_type = (content_type or "").split(";")[0].strip().lower()
-    if media_type in _UNSPOKEN_BODY_TYPES:
+    if media_type == "application/vnd.kubernetes.protobuf":
+        try:
+            return protobuf.decode(raw)
+        except protobuf.ProtobufError as exc:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: application/json, application/vnd.kubernetes.protobuf ({exc})",
+            ) from None
+    if media_type == "application/cbor":
         raise ApiError(
             415,
             "UnsupportedMediaType",
-            f"the body of the request was in an unknown format - accepted media types include: "
-            f"application/json, application/yaml (got {media_type!r})",
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/vnd.kubernetes.protobuf",
         )
+    return None
 
 
 class ApiHttpServer(HTTPServer):
@@ -278,8 +285,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             length = int(self.headers.get("Content-Length") or 0)
             raw = bytearray(self.rfile.read(length) if length > 0 else b"")
-        if raw:  # read first, so the connection stays usable after the refusal
-            refuse_unspoken_body(self.headers.get("Content-Type"))
+        decoded = decode_body(self.headers.get("Content-Type"), bytes(raw)) if raw else None
+        if decoded is not None:
+            return decoded
         if not raw.strip():
             return None
         try:
