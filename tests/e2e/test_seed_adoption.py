@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import watch
 
+from tests.e2e.crash import FAST_LEASE, assert_converged, run_until_killed
 from tests.e2e.world import App
 
 V0 = "0000000seedseed"  # what the seed's scripts last deployed
@@ -317,3 +318,54 @@ def test_an_idle_named_service_on_the_live_port_is_refused_and_left_alone(
     after = app.core.read_namespaced_service(name, "default")
     assert after.metadata.resource_version == before.metadata.resource_version
     assert app.pods("green") == []
+
+
+@pytest.mark.parametrize(
+    "kill_after",
+    [("DELETE", "/services/{app}-green"), ("PUT", "/replicationcontrollers/{app}-blue")],
+    ids=["after replacing the idle Service", "after labelling the live workload"],
+)
+def test_a_first_deploy_killed_while_adopting_converges_when_rerun(
+    app: App, kill_after: tuple[str, str]
+) -> None:
+    use_seed_templates(app)
+    seed_deploys(app, "ReplicationController")
+    blue_uids = {p.metadata.uid for p in seed_pods(app, "blue")}
+    method, fragment = kill_after[0], kill_after[1].format(app=app.name)
+
+    run_until_killed(
+        app,
+        "deploy",
+        "--commit",
+        V1,
+        arm=lambda kill: app.sandbox.kube.faults.after(method, fragment, kill),
+    )
+    assert app.instance_ports() == {app.blue}
+    rerun = app.bluegreen("deploy", "--commit", V1, env=FAST_LEASE)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert_converged(app, "green", V1)
+    assert {p.metadata.uid for p in seed_pods(app, "blue")} == blue_uids
+    labels = workload(app, "ReplicationController", f"{app.name}-blue").metadata.labels
+    assert labels["bluegreen.io/color"] == "blue"
+
+
+def test_an_object_of_another_application_with_our_name_is_left_alone(app: App) -> None:
+    name = f"{app.name}-green"
+    app.core.create_namespaced_service(
+        "default",
+        {
+            "metadata": {"name": name, "labels": {"bluegreen.io/application": "another-app"}},
+            "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": app.green}]},
+        },
+    )
+    before = app.core.read_namespaced_service(name, "default")
+
+    result = app.bluegreen("deploy", "--commit", V1)
+
+    assert result.returncode == 1
+    assert f'services \\"{name}\\" already exists' in result.stderr
+    assert "adopting" not in result.stderr
+    after = app.core.read_namespaced_service(name, "default")
+    assert after.metadata.resource_version == before.metadata.resource_version
+    assert app.instance_ports() == {app.blue}
