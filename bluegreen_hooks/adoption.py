@@ -55,24 +55,34 @@ def decide(
     ]
     adoptions: list[Adoption] = []
     for manifest in idle_manifests:
-        found = unlabelled.get((manifest["kind"], manifest["metadata"]["name"]))
-        if found is not None:
-            _refuse_if_live(found, manifest["kind"], live_port, live_selectors)
-            adoptions.append(_replace(manifest["kind"], found, idle_color))
+        for kind, found in _namesakes(unlabelled, manifest):
+            _refuse_if_live(found, kind, live_port, live_selectors)
+            adoptions.append(_replace(kind, found, idle_color))
     for manifest in live_manifests:
-        found = unlabelled.get((manifest["kind"], manifest["metadata"]["name"]))
-        if found is not None and manifest["kind"] in WORKLOAD_KINDS:
-            adoptions.append(
-                Adoption(
-                    manifest["kind"],
-                    manifest["metadata"]["name"],
-                    live_color,
-                    "label",
-                    "live color, left without our labels: labelled so status and rollback "
-                    "see it; its spec and pods stay as they are",
+        for kind, found in _namesakes(unlabelled, manifest):
+            if kind in WORKLOAD_KINDS:
+                adoptions.append(
+                    Adoption(
+                        kind,
+                        found["metadata"]["name"],
+                        live_color,
+                        "label",
+                        "live color, left without our labels: labelled so status and "
+                        "rollback see it; its spec and pods stay as they are",
+                    )
                 )
-            )
     return adoptions
+
+
+def _namesakes(
+    unlabelled: Mapping[tuple[str, str], Manifest], manifest: Manifest
+) -> list[tuple[str, Manifest]]:
+    """Unlabelled objects bearing the manifest's name: of its kind, or for a workload of
+    either workload kind (the scripts made ReplicationControllers; templates may now hold a
+    Deployment of the same name)."""
+    kinds = sorted(WORKLOAD_KINDS) if manifest["kind"] in WORKLOAD_KINDS else [manifest["kind"]]
+    name = manifest["metadata"]["name"]
+    return [(kind, unlabelled[kind, name]) for kind in kinds if (kind, name) in unlabelled]
 
 
 def _replace(kind: str, found: Manifest, color: Color) -> Adoption:

@@ -161,7 +161,7 @@ class Cluster:
     ) -> list[Adoption]:
         """Objects named like our manifests but without our labels (the seed's scripts' own),
         and what to do with each; reads only."""
-        kinds = sorted({m["kind"] for m in (*idle[1], *live[1])} | {"Service"})
+        kinds = ["Service", *sorted(WORKLOAD_KINDS)]
         unlabelled = {
             (kind, item["metadata"]["name"]): item
             for kind in kinds

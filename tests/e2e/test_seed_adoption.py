@@ -175,11 +175,19 @@ def adoptions(stderr: str) -> dict[str, tuple[str, str]]:
     }
 
 
-@pytest.mark.parametrize("kind", ["ReplicationController", "Deployment"])
+@pytest.mark.parametrize(
+    ("kind", "templates"),
+    [
+        ("ReplicationController", "ReplicationController"),
+        ("Deployment", "Deployment"),
+        ("ReplicationController", "Deployment"),  # the team moved to Deployments meanwhile
+    ],
+    ids=["rc", "deployment", "rc-to-deployment"],
+)
 def test_the_first_deploy_adopts_the_seeds_app_and_the_live_color_keeps_serving(
-    app: App, kind: str
+    app: App, kind: str, templates: str
 ) -> None:
-    if kind == "ReplicationController":
+    if templates == "ReplicationController":
         use_seed_templates(app)
     seed_deploys(app, kind)
     blue_uids = {p.metadata.uid for p in seed_pods(app, "blue")}
@@ -204,6 +212,9 @@ def test_the_first_deploy_adopts_the_seeds_app_and_the_live_color_keeps_serving(
     assert green.spec.ports[0].node_port == app.green
     assert {p.metadata.labels["bluegreen.io/commit"] for p in app.pods("green")} == {V1}
     assert len(app.pods("green")) == 2
+    assert (
+        workload(app, templates, f"{app.name}-green").metadata.labels["bluegreen.io/commit"] == V1
+    )
     assert not green_uids & {p.metadata.uid for p in app.core.list_namespaced_pod("default").items}
     # blue kept serving: same pods, never deleted or changed; its Service untouched;
     # its workload only gained our labels
