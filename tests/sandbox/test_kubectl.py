@@ -509,3 +509,27 @@ def test_get_watch_prints_a_row_per_change(
     finally:
         watcher.terminate()
         watcher.wait(timeout=10)
+
+
+def test_every_served_resource_is_explained_and_listed_in_columns(kubectl: Kubectl) -> None:
+    resources = kubectl("api-resources", "-o", "name").stdout.split()
+    assert {"pods", "services", "deployments.apps", "leases.coordination.k8s.io"} <= set(resources)
+    for resource in resources:
+        explained = kubectl("explain", resource).stdout
+        assert "DESCRIPTION:" in explained and "FIELDS:" in explained, resource
+        listing = kubectl("get", resource, "-A", "--ignore-not-found").stdout
+        if listing:
+            assert table(listing)[0].get("NAME") is not None, (resource, listing)
+
+
+def test_what_kubectl_cannot_do_fails_with_the_servers_reason(core: Any, kubectl: Kubectl) -> None:
+    missing = kubectl("get", "pod", "nope", check=False)
+    assert missing.returncode == 1
+    assert 'pods "nope" not found' in missing.stderr
+    unknown = kubectl("explain", "deployment.spec.nosuchfield", check=False)
+    assert unknown.returncode == 1
+    assert 'field "nosuchfield" does not exist' in unknown.stderr
+    kubectl("create", "deployment", "web", "--image=nginx:1.27")
+    again = kubectl("create", "deployment", "web", "--image=nginx:1.28", check=False)
+    assert again.returncode == 1
+    assert 'deployments.apps "web" already exists' in again.stderr
