@@ -16,8 +16,6 @@ import re
 import typing
 from typing import Any
 
-from kubernetes import client
-
 from .objects import KINDS, KUBE_VERSION, Kind
 
 Obj = dict[str, Any]
@@ -65,8 +63,17 @@ _PATCH_TYPES = (
 )
 
 
+def _client() -> Any:
+    """The official client's models, imported on the first OpenAPI request only (over a
+    second), so the emulator starts without them."""
+    from kubernetes import client
+
+    return client
+
+
 def model_class(kind: Kind) -> type[Any] | None:
     """The client's model of a kind (`V1Pod`, `CoreV1Event`, ...), if it has one."""
+    client = _client()
     prefix = kind.version.capitalize()
     group = (kind.group.split(".")[0] or "core").capitalize()
     for name in (f"{prefix}{kind.kind}", f"{group}{prefix}{kind.kind}"):
@@ -135,7 +142,7 @@ class _SchemaBuilder:
         short = re.sub(r"^(Core|Apps|Coordination)?V\d+((alpha|beta)\d+)?", "", class_name)
         name = f"{_META_PACKAGE if short in _META_TYPES else package}.{short}"
         self._names[class_name] = name
-        model = getattr(client, class_name)
+        model = getattr(_client(), class_name)
         schema: Obj = {"description": _description(model), "type": "object"}
         self.schemas[name] = schema  # before the fields, so recursive models terminate
         properties: Obj = {}
