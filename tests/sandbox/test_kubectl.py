@@ -533,3 +533,28 @@ def test_what_kubectl_cannot_do_fails_with_the_servers_reason(core: Any, kubectl
     again = kubectl("create", "deployment", "web", "--image=nginx:1.28", check=False)
     assert again.returncode == 1
     assert 'deployments.apps "web" already exists' in again.stderr
+
+
+def test_a_watch_list_sends_current_objects_then_the_end_of_initial_events(
+    emulator: KubeEmulator, core: Any
+) -> None:
+    """What `kubectl rollout status` asks for: without that bookmark it waits forever."""
+    core.create_namespaced_pod("default", pod_body("web", {"app": "web"}))
+    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    try:
+        connection.request(
+            "GET",
+            "/api/v1/namespaces/default/pods?watch=true&sendInitialEvents=true"
+            "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
+        )
+        events = [json.loads(line) for line in connection.getresponse().read().splitlines()]
+    finally:
+        connection.close()
+    listing = core.list_namespaced_pod("default")
+    added, bookmark, *later = events
+    assert (added["type"], added["object"]["metadata"]["name"]) == ("ADDED", "web")
+    assert bookmark["type"] == "BOOKMARK"
+    metadata = bookmark["object"]["metadata"]
+    assert metadata["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(metadata["resourceVersion"]) <= int(listing.metadata.resource_version)
+    assert all(event["object"]["metadata"]["name"] == "web" for event in later)
