@@ -380,3 +380,21 @@ def test_an_object_of_another_application_with_our_name_is_left_alone(app: App) 
     after = app.core.read_namespaced_service(name, "default")
     assert after.metadata.resource_version == before.metadata.resource_version
     assert app.instance_ports() == {app.blue}
+
+
+def test_render_without_a_usable_cluster_still_prints_the_manifests(
+    app: App, tmp_path: Path
+) -> None:
+    result = app.bluegreen(
+        "render", "--commit", V1, env={"KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f"nodePort: {app.green}" in result.stdout
+    assert "# a deploy adopts" not in result.stdout
+    (warning,) = [
+        line
+        for line in log_lines(result.stderr)
+        if str(line.get("event", "")).startswith("what a deploy would adopt is unknown")
+    ]
+    assert "no-such-kubeconfig" in warning["event"]
