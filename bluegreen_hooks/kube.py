@@ -14,11 +14,12 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from bluegreen_hooks import env_errors
+from bluegreen_hooks.adoption import Adoption, decide
 from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.config import WaitPolicy
 from bluegreen_hooks.errors import DeployFailed, TemplateError, UsageError
 from bluegreen_hooks.identity import USER_AGENT
-from bluegreen_hooks.kube_rest import Object, Rest, describe_api_error
+from bluegreen_hooks.kube_rest import MAX_ATTEMPTS, Object, Rest, describe_api_error
 from bluegreen_hooks.kube_watch import follow, list_collection
 from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
@@ -29,6 +30,7 @@ from bluegreen_hooks.templates import (
     LABEL_APPLICATION,
     LABEL_COLOR,
     LABEL_COMMIT,
+    WORKLOAD_KINDS,
     Manifest,
 )
 from bluegreen_hooks.waiting import Vigil, summary
@@ -150,6 +152,61 @@ class Cluster:
             if existing.get(name) != _hash(manifest):
                 self._create(manifest)
                 get_logger().info("service created", service=name)
+
+    # --- adoption ---------------------------------------------------------------
+
+    def adoptions(
+        self,
+        *,
+        idle: tuple[Color, tuple[Manifest, ...]],
+        live: tuple[Color, tuple[Manifest, ...]],
+        live_port: int,
+    ) -> list[Adoption]:
+        """Objects named like our manifests but without our labels (the seed's scripts' own),
+        and what to do with each; reads only."""
+        kinds = ["Service", *sorted(WORKLOAD_KINDS)]
+        unlabelled = {
+            (kind, item["metadata"]["name"]): item
+            for kind in kinds
+            for item in self._list(kind, labelSelector=f"!{LABEL_APPLICATION}")
+        }
+        return decide(unlabelled, idle=idle, live=live, live_port=live_port)
+
+    def adopt(self, adoptions: list[Adoption], application: str) -> None:
+        """Replace (delete, for the templates' objects to take the place) or label each."""
+        for adoption in adoptions:
+            get_logger().info(
+                f"adopting {adoption.kind} {adoption.name}",
+                action=adoption.action,
+                color=adoption.color,
+                reason=adoption.reason,
+            )
+            if adoption.action == "replace":
+                self._delete(adoption.kind, adoption.name)
+            else:
+                self._label(adoption.kind, adoption.name, application, adoption.color)
+
+    def _label(self, kind: str, name: str, application: str, color: Color) -> None:
+        """Add our application and color labels to the object's metadata, nothing else."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            found = self._list(kind, fieldSelector=f"metadata.name={name}")
+            if not found:
+                return
+            obj = {**found[0], "kind": kind, "apiVersion": WORKLOAD_KINDS.get(kind, "v1")}
+            labels = obj["metadata"].get("labels") or {}
+            obj["metadata"]["labels"] = {
+                **labels,
+                LABEL_APPLICATION: application,
+                LABEL_COLOR: color,
+            }
+            try:
+                self.rest.replace(self._path(kind, name), obj)
+                return
+            except ApiException as exc:
+                if exc.status != 409 or attempt == MAX_ATTEMPTS:  # 409: changed meanwhile
+                    raise DeployFailed(
+                        f"labelling {kind} {name}: {describe_api_error(exc)}"
+                    ) from exc
 
     # --- workloads ------------------------------------------------------------
 

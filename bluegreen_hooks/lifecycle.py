@@ -15,12 +15,13 @@ from bluegreen_hooks import elb, logs, signals
 from bluegreen_hooks.colors import COLORS, Color
 from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import DeployFailed, InconsistentState, LockHeld, ValidationFailed
-from bluegreen_hooks.plan import Plan, make_plan
+from bluegreen_hooks.plan import Plan, make_plan, render
 from bluegreen_hooks.release import resolve_commit
 
 if TYPE_CHECKING:
     from mypy_boto3_elb import ElasticLoadBalancingClient
 
+    from bluegreen_hooks.adoption import Adoption
     from bluegreen_hooks.kube import Cluster
     from bluegreen_hooks.readiness import Readiness
     from bluegreen_hooks.readiness_probe import ClusterReadiness, ReadinessProbe
@@ -180,6 +181,8 @@ def release(run: Run, plan: Plan, router: elb.Router) -> None:
     """Steps 3-5: the idle color's Service and workload, then wait until every replica is Ready."""
     cluster = run.cluster
     signals.note(f"traffic untouched on {plan.old_color}")
+    run.step("adopt")
+    cluster.adopt(find_adoptions(run, plan, router), plan.application)
     run.step("service")
     cluster.apply_services(plan.services, plan.application, plan.color)
     run.step("workload")
@@ -192,6 +195,19 @@ def release(run: Run, plan: Plan, router: elb.Router) -> None:
         color=plan.color,
         commit=plan.commit,
         policy=run.config.wait,
+    )
+
+
+def find_adoptions(run: Run, plan: Plan, router: elb.Router) -> list[Adoption]:
+    """Objects with the names of both colors' manifests but without our labels: the seed's
+    scripts' (see adoption.py)."""
+    live_services, live_workloads = render(
+        run.config, router.ports, plan.old_color, plan.commit, plan.deployment_id
+    )
+    return run.cluster.adoptions(
+        idle=(plan.color, plan.services + plan.workloads),
+        live=(plan.old_color, live_services + live_workloads),
+        live_port=plan.old_port,
     )
 
 

@@ -139,6 +139,8 @@ def prepare_create(kind: Kind, body: Obj, namespace: str) -> Obj:
         meta.pop("namespace", None)
     for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
         meta.pop(key, None)
+    if kind.has_status and kind.plural != "nodes":  # the server owns status (kubectl sends {})
+        obj.pop("status", None)
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now_rfc3339()
     if kind.tracks_generation:

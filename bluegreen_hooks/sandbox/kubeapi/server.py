@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..faults import KubeFaults
 from ..operations import OperationLog, kube_operation
-from . import discovery
+from . import discovery, openapi, protobuf, tables
 from .errors import (
     ApiError,
     bad_request,
@@ -111,6 +111,23 @@ def route(path: str) -> Route:
     if len(tail) > 2 or (len(tail) == 2 and (tail[1] != "status" or not kind.has_status)):
         raise path_not_found()
     return Route(kind, namespace, tail[0] if tail else None, tail[1] if len(tail) == 2 else "")
+
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+def decode_protobuf(raw: bytes) -> Any:
+    """A protobuf body (kubectl's typed commands send it and do not retry in JSON after a
+    415), decoded to JSON; 415 for one the emulator cannot decode."""
+    try:
+        return protobuf.decode(raw)
+    except protobuf.ProtobufError as exc:
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types "
+            f"include: application/json, application/yaml, {PROTOBUF} ({exc})",
+        ) from None
 
 
 class ApiHttpServer(HTTPServer):
@@ -302,11 +319,14 @@ class _Handler(BaseHTTPRequestHandler):
         return raw
 
     def _decode_body(self, method: str, raw: bytes) -> Any:
-        """The request body as JSON-shaped data: JSON, or YAML for creates and updates, as the
-        Content-Type says; 415 for any other format (protobuf too: clients fall back to JSON)."""
+        """The request body as JSON-shaped data: JSON, YAML for creates and updates, or the
+        protobuf kubectl's typed commands send, as the Content-Type says; 415 for any other
+        format (CBOR too: client-go then retries in JSON)."""
         if not raw.strip():
             return None
         media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media == PROTOBUF and method != "PATCH":
+            return decode_protobuf(bytes(raw))
         if method == "PATCH":
             if media not in ("", *PATCH_MEDIA_TYPES):
                 raise unsupported_media_type(PATCH_MEDIA_TYPES)
@@ -379,14 +399,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._validate_fields(kind, query, body)
         if name is None:
             if method == "GET":
-                return 200, api.list_collection(kind, target.namespace, query)
+                return 200, self._as_requested(
+                    kind, api.list_collection(kind, target.namespace, query), query
+                )
             if method == "POST" and (target.namespace is not None or not kind.namespaced):
                 return 201, api.create(kind, namespace, body, dry_run)
             if method == "DELETE":
                 return 200, api.delete_collection(kind, target.namespace, query, body)
             raise method_not_allowed()
         if method in ("GET", "HEAD"):
-            return 200, api.get(kind, namespace, name)
+            return 200, self._as_requested(kind, api.get(kind, namespace, name), query)
         if method == "PUT":
             return 200, api.replace(kind, namespace, name, body, target.subresource, dry_run)
         if method == "PATCH":
@@ -397,6 +419,12 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "DELETE" and not target.subresource:
             return 200, api.delete(kind, namespace, name, query, body)
         raise method_not_allowed()
+
+    def _as_requested(self, kind: Kind, body: Obj, query: dict[str, str]) -> Obj:
+        """A Table instead of the object(s) when the client asks for one (kubectl get)."""
+        if not tables.wants_table(self.headers.get("Accept")):
+            return body
+        return tables.table(kind.plural, body, query.get("includeObject", ""))
 
     def _document(self, path: str) -> Obj | str | None:
         path = "/" + path.strip("/")
@@ -409,6 +437,13 @@ class _Handler(BaseHTTPRequestHandler):
             return discovery.core_versions(f"{host!s}:{port}")
         if path == "/apis":
             return discovery.groups()
+        if path == "/openapi/v3":
+            return openapi.v3_root()
+        if path.startswith("/openapi/v3/"):
+            document = openapi.v3_group_version(path.removeprefix("/openapi/v3/"))
+            if document is None:
+                raise path_not_found()
+            return document
         parts = path.strip("/").split("/")
         if parts == ["api", "v1"]:
             return discovery.resources("", "v1")
@@ -427,6 +462,8 @@ class _Handler(BaseHTTPRequestHandler):
         events = self.server.api.watch(
             target.kind, target.namespace, query, self._client_gone, cutter
         )
+        if tables.wants_table(self.headers.get("Accept")):
+            events = tables.table_events(target.kind.plural, events, query.get("includeObject", ""))
         self.server.faults.handled("GET", self.path, watching=True)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

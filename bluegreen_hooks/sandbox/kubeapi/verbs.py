@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from . import objects
@@ -210,7 +211,33 @@ class ResourceApi:
                 limits.bookmark_seconds if _truthy(query.get("allowWatchBookmarks")) else None
             ),
         )
+        if _truthy(query.get("sendInitialEvents")):
+            return self._watch_list(kind, request, client_gone, cutter)
         return stream_events(self.store, request, client_gone, cutter)
+
+    def _watch_list(
+        self, kind: Kind, watch: WatchRequest, client_gone: Callable[[], bool], cutter: Cutter
+    ) -> Iterator[Obj]:
+        """`sendInitialEvents=true` (client-go's watch-list, as kubectl uses): the current
+        objects as ADDED, a bookmark marking their end, then the changes after them."""
+        with self.store.cond:
+            rv = self.store.rv
+            current = [
+                clone(obj)
+                for obj in self.store.snapshots(kind.plural, watch.namespace)
+                if watch.labels.matches(obj["metadata"].get("labels")) and watch.fields.matches(obj)
+            ]
+        end_of_initial_events = {
+            "kind": kind.kind,
+            "apiVersion": kind.api_version,
+            "metadata": {
+                "resourceVersion": str(rv),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            },
+        }
+        yield from ({"type": "ADDED", "object": obj} for obj in current)
+        yield {"type": "BOOKMARK", "object": end_of_initial_events}
+        yield from stream_events(self.store, replace(watch, since=rv), client_gone, cutter)
 
     # ------------------------------------------------------------------ writes
 
