@@ -305,7 +305,7 @@ def test_the_node_reports_its_own_address_and_pods_run_on_it(
 ) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     api = new_api_client(own_node.write_kubeconfig(tmp_path / "kubeconfig"))
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     address = own_node.node_address
     assert address.startswith("127.") and not address.startswith("127.0.")
 

@@ -284,7 +284,8 @@ def test_stopping_the_emulator_closes_its_node_ports(
     emu.node_ports.answers["slow"] = HttpAnswer(delay=60)
     try:
         api = new_api_client(emu.write_kubeconfig(tmp_path / "kubeconfig"))
-        core, discovery = client.CoreV1Api(api), client.DiscoveryV1Api(api)
+        core: Any = client.CoreV1Api(api)
+        discovery: Any = client.DiscoveryV1Api(api)
         core.create_namespaced_pod("default", web_pod("a", {"app": "web"}, "acme/web:slow"))
         core.create_namespaced_service("default", service("web", {"app": "web"}, node_port=30600))
         wait_for_slices(discovery, "web", {"a": READY})
@@ -307,7 +308,7 @@ def test_emulators_side_by_side_serve_the_same_node_port_each_for_its_own_pods(
     core.create_namespaced_service("default", service("web", {"app": "web"}, node_port=30001))
     with KubeEmulator(ready_delay=0.05, node_address="auto", serve_node_ports=True) as other:
         api = new_api_client(other.write_kubeconfig(tmp_path / "other"))
-        other_core = client.CoreV1Api(api)
+        other_core: Any = client.CoreV1Api(api)
         other_core.create_namespaced_pod("default", web_pod("theirs", {"app": "web"}, "x:theirs"))
         other_core.create_namespaced_service(
             "default", service("web", {"app": "web"}, node_port=30001)
