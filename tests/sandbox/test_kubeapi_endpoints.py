@@ -326,3 +326,62 @@ def test_node_address_must_be_ipv4_loopback() -> None:
     for bad in ("10.0.0.1", "::1", "node"):
         with pytest.raises(ValueError, match="node address"):
             KubeEmulator(node_address=bad)
+
+
+def test_a_pod_turning_unready_moves_to_not_ready_addresses_and_back(
+    core: Any, discovery: Any
+) -> None:
+    core.create_namespaced_pod("default", web_pod("a", {"app": "web"}))
+    core.create_namespaced_service("default", service("web", {"app": "web"}))
+    wait_for_slices(discovery, "web", {"a": READY})
+
+    # What a kubelet writes when the readiness probe starts failing, and passing again.
+    unready = {"status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    core.patch_namespaced_pod_status("a", "default", unready)
+    wait_for_slices(discovery, "web", {"a": NOT_READY})
+    wait_for_endpoints(core, "web", {"a": (ip(core, "a"), 8080, False)})
+
+    ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    core.patch_namespaced_pod_status("a", "default", ready)
+    wait_for_slices(discovery, "web", {"a": READY})
+    wait_for_endpoints(core, "web", {"a": (ip(core, "a"), 8080, True)})
+
+
+def test_publish_not_ready_addresses_lists_unready_pods_as_ready(core: Any, discovery: Any) -> None:
+    core.create_namespaced_pod("default", web_pod("stuck", {"app": "web"}, "acme/broken"))
+    body = service("web", {"app": "web"}, kind="ClusterIP")
+    body["spec"]["publishNotReadyAddresses"] = True
+    core.create_namespaced_service("default", body)
+    wait_for(
+        core.list_namespaced_pod,
+        "default",
+        condition=lambda pods: "stuck" in pods and pods["stuck"].status.pod_ip is not None,
+    )
+    wait_for_slices(discovery, "web", {"stuck": (True, True, False)})
+    wait_for_endpoints(core, "web", {"stuck": (ip(core, "stuck"), 8080, True)})
+
+
+def test_a_hand_edited_managed_slice_is_put_back(core: Any, discovery: Any) -> None:
+    core.create_namespaced_pod("default", web_pod("a", {"app": "web"}))
+    core.create_namespaced_service("default", service("web", {"app": "web"}))
+    (piece,) = wait_for_slices(discovery, "web", {"a": READY}).values()
+
+    piece.endpoints = []
+    discovery.replace_namespaced_endpoint_slice(piece.metadata.name, "default", piece)
+    (restored,) = wait_for_slices(discovery, "web", {"a": READY}).values()
+    assert restored.metadata.name == piece.metadata.name
+    assert int(restored.metadata.resource_version) > int(piece.metadata.resource_version)
+
+
+def test_every_service_port_gets_its_endpoint_port(core: Any, discovery: Any) -> None:
+    ports = [
+        {"name": "http", "containerPort": 8080},
+        {"name": "admin", "containerPort": 9000},
+    ]
+    core.create_namespaced_pod("default", web_pod("a", {"app": "web"}, ports=ports))
+    body = service("web", {"app": "web"})
+    body["spec"]["ports"].append({"name": "admin", "port": 9, "targetPort": "admin"})
+    core.create_namespaced_service("default", body)
+    slices = wait_for_slices(discovery, "web", {"a": READY})
+    (piece,) = slices.values()
+    assert sorted((p.name, p.port) for p in piece.ports) == [("admin", 9000), ("http", 8080)]

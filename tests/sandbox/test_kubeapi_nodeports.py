@@ -321,3 +321,42 @@ def test_emulators_side_by_side_serve_the_same_node_port_each_for_its_own_pods(
         assert other_node != node
         assert get(node, 30001)[1]["pod"] == "mine"
         assert get(other_node, 30001)[1]["pod"] == "theirs"
+
+
+def test_a_pod_turning_unready_stops_answering_and_its_peer_takes_every_request(
+    core: Any, discovery: Any, node: str
+) -> None:
+    core.create_namespaced_pod("default", web_pod("a", {"app": "web"}))
+    core.create_namespaced_pod("default", web_pod("b", {"app": "web"}))
+    core.create_namespaced_service("default", service("web", {"app": "web"}))
+    wait_for_slices(discovery, "web", {"a": READY, "b": READY})
+    port = node_port(core, "web")
+    assert {get(node, port)[1]["pod"] for _ in range(2)} == {"a", "b"}
+
+    unready = {"status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    core.patch_namespaced_pod_status("a", "default", unready)
+    wait_for_slices(discovery, "web", {"a": NOT_READY, "b": READY})
+    assert [get(node, port)[1]["pod"] for _ in range(3)] == ["b"] * 3
+
+    core.patch_namespaced_pod_status("b", "default", unready)
+    wait_for_slices(discovery, "web", {"a": NOT_READY, "b": NOT_READY})
+    assert refused(node, port)
+
+
+def test_only_node_ports_listen_and_each_port_of_a_service_on_its_own(
+    emulator: KubeEmulator, core: Any, discovery: Any, node: str
+) -> None:
+    core.create_namespaced_pod("default", web_pod("a", {"app": "web"}))
+    inside = service("inside", {"app": "web"}, kind="ClusterIP")
+    core.create_namespaced_service("default", inside)
+    two = service("two", {"app": "web"}, node_port=30701)
+    two["spec"]["ports"].append(
+        {"name": "admin", "port": 9, "targetPort": "admin", "nodePort": 30702}
+    )
+    core.create_namespaced_service("default", two)
+    wait_for_slices(discovery, "inside", {"a": READY})
+    wait_for_slices(discovery, "two", {"a": READY})
+
+    assert emulator.node_ports is not None and emulator.node_ports.listening == [30701]
+    assert get(node, 30701)[1]["targetPort"] == 8080
+    assert refused(node, 30702)  # `admin` names no port of the pod's container
