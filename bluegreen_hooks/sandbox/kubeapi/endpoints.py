@@ -39,14 +39,9 @@ class Backend(NamedTuple):
     node: str
     port: int  # the resolved targetPort
     image: str  # the image of the container that serves the port
-    ready: bool
+    ready: bool  # its Ready condition (or the Service publishes not-ready addresses)
     terminating: bool
     listens: bool  # its app listens on `port`: declared by a container, or no port declared
-
-    @property
-    def serves(self) -> bool:
-        """Whether traffic through the Service reaches it and is answered."""
-        return self.ready and not self.terminating and self.listens
 
 
 class Route(NamedTuple):
@@ -59,7 +54,12 @@ class Route(NamedTuple):
 
     @property
     def serving(self) -> tuple[Backend, ...]:
-        return tuple(b for b in self.backends if b.serves)
+        """The backends traffic goes to, as kube-proxy picks them: the Ready ones that are not
+        terminating; when there are none, the Ready terminating ones (so a rollout's last old
+        pods still answer while they shut down). Only those whose app listens answer."""
+        ready = [b for b in self.backends if b.ready and not b.terminating]
+        chosen = ready or [b for b in self.backends if b.ready and b.terminating]
+        return tuple(b for b in chosen if b.listens)
 
 
 class _Port(NamedTuple):
