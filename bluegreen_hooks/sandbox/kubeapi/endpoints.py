@@ -13,7 +13,7 @@ resolve alike share a subset, and a slice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .objects import KINDS, is_pod_ready, prepare_create
@@ -144,7 +144,10 @@ class EndpointsController:
         return touched
 
     def _every_service(self) -> set[ServiceKey]:
-        keys = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in self._services()}
+        keys = {
+            (s["metadata"]["namespace"], s["metadata"]["name"])
+            for s in self.store.snapshots("services")
+        }
         keys |= {
             (e["metadata"]["namespace"], e["metadata"]["name"])
             for e in self.store.snapshots("endpoints")
@@ -156,9 +159,6 @@ class EndpointsController:
             if _managed_slice(s)
         }
         return keys | set(self._routes)
-
-    def _services(self) -> Iterable[Obj]:
-        return self.store.snapshots("services")
 
     # ------------------------------------------------------------------ one service
 
