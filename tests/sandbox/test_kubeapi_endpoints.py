@@ -60,7 +60,14 @@ def wait_for_endpoints(
 
 
 def ip(core: Any, pod: str) -> str:
-    return str(core.read_namespaced_pod(pod, "default").status.pod_ip)
+    """The pod's IP, once it has one (it is Pending until the controller starts it)."""
+    pods = wait_for(
+        core.list_namespaced_pod,
+        "default",
+        field_selector=f"metadata.name={pod}",
+        condition=lambda found: pod in found and found[pod].status.pod_ip is not None,
+    )
+    return str(pods[pod].status.pod_ip)
 
 
 def test_ready_pods_are_addresses_and_unready_ones_not_ready_addresses(
