@@ -297,8 +297,8 @@ class EndpointsController:
             by_service: dict[str, list[Obj]] = {}
             for piece in self.store.snapshots("endpointslices", namespace):
                 if _managed_slice(piece):
-                    by_service.setdefault(piece["metadata"]["labels"][SERVICE_NAME_LABEL], [])
-                    by_service[piece["metadata"]["labels"][SERVICE_NAME_LABEL]].append(piece)
+                    owner = piece["metadata"]["labels"][SERVICE_NAME_LABEL]
+                    by_service.setdefault(owner, []).append(piece)
             self._slices[namespace] = by_service
         return self._slices[namespace].get(service, [])
 
