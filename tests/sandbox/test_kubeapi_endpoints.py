@@ -13,7 +13,7 @@ from kubernetes import client
 
 from bluegreen_hooks.sandbox.kubeapi import KubeEmulator
 
-from .kube_helpers import new_api_client, rc_body, status_body, wait_for
+from .kube_helpers import new_api_client, new_watch, rc_body, status_body, wait_for
 from .network_helpers import (
     SERVICE_NAME,
     node_address,
@@ -431,3 +431,29 @@ def test_endpoints_stay_right_when_a_pass_finds_its_history_expired(
             time.sleep(0.05)
         assert endpoints() == (12, 12, ["web"])
         api.close()
+
+
+def test_a_watch_on_slices_sees_them_made_filled_and_removed(core: Any, discovery: Any) -> None:
+    start = discovery.list_namespaced_endpoint_slice("default").metadata.resource_version
+    core.create_namespaced_service("default", service("web", {"app": "web"}))
+    core.create_namespaced_pod("default", web_pod("a", {"app": "web"}))
+    seen: list[tuple[str, list[str]]] = []
+    stream = new_watch().stream(
+        discovery.list_namespaced_endpoint_slice,
+        "default",
+        label_selector=f"{SERVICE_NAME}=web",
+        resource_version=start,
+        timeout_seconds=10,
+    )
+    for event in stream:
+        piece = event["object"]
+        ready = [e.target_ref.name for e in piece.endpoints or [] if e.conditions.ready]
+        seen.append((event["type"], ready))
+        if ready == ["a"] and event["type"] == "MODIFIED":
+            core.delete_namespaced_service("web", "default")
+        if event["type"] == "DELETED":
+            break
+    stream.close()
+    assert seen[0] == ("ADDED", [])  # made at once, empty while the pod is Pending
+    assert seen[-2:] == [("MODIFIED", ["a"]), ("DELETED", ["a"])]
+    assert {kind for kind, _ in seen[1:-1]} == {"MODIFIED"}
