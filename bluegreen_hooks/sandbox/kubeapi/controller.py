@@ -12,14 +12,14 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, NamedTuple
 
 from .deletion import Deletion
 from .deployments import Deployments
 from .kubelet import Kubelet
-from .objects import KINDS
+from .objects import KINDS, NODE_IP
 from .replicas import ReadySince, Replicas
 from .store import Store
 from .timing import Timing
@@ -50,6 +50,9 @@ class Controller:
         broken_marker: str,
         deletion: Deletion | None = None,
         timing: Timing | None = None,
+        *,
+        node_address: str = NODE_IP,
+        network: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.timing = timing or Timing()
@@ -57,8 +60,10 @@ class Controller:
         self._ready_since = ReadySince()
         self.replicas = Replicas(store, self.deletion, self.timing, self._ready_since)
         self.deployments = Deployments(store, self.deletion, self.timing)
+        self.node_address = node_address  # the pods' hostIP
+        self.network = network  # endpoints and NodePorts, synced at the end of every pass
         self.ready_events: list[ReadyEvent] = []
-        self.kubelet = Kubelet(store, broken_marker, self._record_ready)
+        self.kubelet = Kubelet(store, broken_marker, self._record_ready, host_ip=node_address)
         self._ready_delay = ready_delay
         self._kicked = False
         self._thread: threading.Thread | None = None
@@ -136,6 +141,8 @@ class Controller:
                 dues.append(self.replicas.sync(KINDS[plural], owner, now))
         for deployment in self.store.snapshots("deployments"):
             dues.append(self.deployments.sync(deployment, now))
+        if self.network is not None:
+            self.network()
         return min((due for due in dues if due is not None), default=None)
 
     # ------------------------------------------------------------------ pods

@@ -81,8 +81,11 @@ class Kubelet:
     """Starts pending pods and plays each one's mode; called by the controller with the store's
     lock held. Returns, for each pod, when it next needs a visit."""
 
-    def __init__(self, store: Store, broken_marker: str, on_ready: OnReady) -> None:
+    def __init__(
+        self, store: Store, broken_marker: str, on_ready: OnReady, *, host_ip: str = NODE_IP
+    ) -> None:
         self.store = store
+        self.host_ip = host_ip  # the node's InternalIP, each started pod's hostIP
         self.broken_marker = broken_marker
         self._on_ready = on_ready
         self._scripts: dict[str, _Script] = {}  # pod uid -> script
@@ -169,7 +172,7 @@ class Kubelet:
         unit = _unit(ready_delay)
         mode = script.mode
         ready = mode in (HEALTHY, FLAPPING, TURNS_UNREADY)
-        status = running_pod_status(pod, ip, ready=ready)
+        status = running_pod_status(pod, ip, ready=ready, host_ip=self.host_ip)
         if mode == PULL_FAILS:
             self._step_pull(pod, script, unit, base=status)
             return
