@@ -465,7 +465,9 @@ def _slices(pods: list[Obj], ports: list[_Port], publish: bool) -> list[Obj]:
             endpoints.append(endpoint)
         body: Obj = {"addressType": "IPv4", "endpoints": endpoints}
         if endpoint_ports:
-            body["ports"] = endpoint_ports
+            # A slice port's name is a pointer the real controller always sets ("" when the
+            # Service port has none); `kubectl describe service` dereferences it.
+            body["ports"] = [{"name": "", **port} for port in endpoint_ports]
         bodies.append(body)
     return bodies or [{"addressType": "IPv4", "endpoints": []}]
 
