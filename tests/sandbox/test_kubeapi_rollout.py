@@ -442,3 +442,22 @@ def test_a_deployment_made_again_adopts_the_replicaset_an_orphan_delete_left(
     assert rs.metadata.owner_references[0].uid == again.metadata.uid
     assert {p.metadata.name for p in core.list_namespaced_pod("default").items} == pods
     assert found["web"].status.updated_replicas == 2
+
+
+def test_pods_shutting_down_are_counted_as_terminating_not_as_replicas(
+    emulator: KubeEmulator, apps: Any
+) -> None:
+    apps.create_namespaced_deployment("default", deployment_body("web", LABELS, 2))
+    wait_for(apps.list_namespaced_deployment, "default", condition=rolled_out())
+    emulator.grace_scale = 1.0  # the pods stay terminating for the rest of the test
+
+    apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 0}})
+
+    found = wait_for(
+        apps.list_namespaced_deployment,
+        "default",
+        condition=lambda d: d["web"].status.terminating_replicas == 2,
+    )
+    assert not found["web"].status.replicas and not found["web"].status.ready_replicas
+    (rs,) = apps.list_namespaced_replica_set("default").items
+    assert (rs.status.replicas, rs.status.terminating_replicas) == (0, 2)
