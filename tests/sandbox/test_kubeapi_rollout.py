@@ -461,3 +461,27 @@ def test_pods_shutting_down_are_counted_as_terminating_not_as_replicas(
     assert not found["web"].status.replicas and not found["web"].status.ready_replicas
     (rs,) = apps.list_namespaced_replica_set("default").items
     assert (rs.status.replicas, rs.status.terminating_replicas) == (0, 2)
+
+
+def test_recreate_waits_for_an_old_pod_held_by_a_finalizer(apps: Any, core: Any) -> None:
+    body = deployment_body("web", LABELS, 1)
+    body["spec"]["strategy"] = {"type": "Recreate"}
+    apps.create_namespaced_deployment("default", body)
+    wait_for(apps.list_namespaced_deployment, "default", condition=rolled_out(replicas=1))
+    (old,) = core.list_namespaced_pod("default").items
+    hold = {"metadata": {"finalizers": ["example.com/hold"]}}
+    core.patch_namespaced_pod(old.metadata.name, "default", hold)
+
+    set_image(apps, "nginx:2")
+
+    found = wait_for(
+        apps.list_namespaced_deployment,
+        "default",
+        condition=lambda d: d["web"].status.terminating_replicas == 1,
+    )
+    assert not found["web"].status.updated_replicas  # no new pod while the old one is there
+    assert [p.metadata.name for p in core.list_namespaced_pod("default").items] == [
+        old.metadata.name
+    ]
+    core.patch_namespaced_pod(old.metadata.name, "default", {"metadata": {"finalizers": None}})
+    wait_for(apps.list_namespaced_deployment, "default", condition=rolled_out(replicas=1))
