@@ -119,9 +119,9 @@ class Cluster:
         return f"{self._collection(kind)}/{name}"
 
     def check_namespace(self) -> None:
-        """Preflight: the API answers and the namespace exists."""
+        """Preflight: the API answers and the namespace exists and is not being deleted."""
         try:
-            self.rest.request("GET", f"/api/v1/namespaces/{self.namespace}", timeout=10)
+            namespace = self.rest.request("GET", f"/api/v1/namespaces/{self.namespace}", timeout=10)
         except ApiException as exc:
             if exc.status == 404:
                 raise UsageError(
@@ -129,6 +129,11 @@ class Cluster:
                     hint=f"kubectl create namespace {self.namespace}, or fix 'namespace'",
                 ) from exc
             raise DeployFailed(f"Kubernetes API refused: {describe_api_error(exc)}") from exc
+        if _deleting(namespace):  # it refuses new objects (403) until it is gone
+            raise UsageError(
+                f"namespace {self.namespace!r} is being deleted",
+                hint="wait until it is gone and create it again, or fix 'namespace'",
+            )
 
     def _list(self, kind: str, **query: str) -> list[Object]:
         items: list[Object] = self.rest.get(self._collection(kind), **query).get("items") or []

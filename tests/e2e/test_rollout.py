@@ -323,3 +323,22 @@ def test_the_seeds_replication_controllers_are_replaced_after_their_pods_termina
     assert gone < first_new  # the old color's pods were gone before its new RC started any
     assert {p.metadata.labels["bluegreen.io/commit"] for p in app.pods("green")} == {V3}
     assert app.status()["active"] == {"color": "green", "port": app.green, "commit": V3}
+
+
+def test_a_namespace_being_deleted_is_refused_before_anything_changes(app: App) -> None:
+    namespace = f"doomed-{app.name}"
+    app.core.create_namespace({"metadata": {"name": namespace}})
+    held = {"metadata": {"name": "held", "finalizers": [HOLD]}, "spec": {"ports": [{"port": 80}]}}
+    app.core.create_namespaced_service(namespace, held)
+    app.core.delete_namespace(namespace)  # Terminating until our finalizer goes
+    app.settings(namespace=namespace)
+    before = app.snapshot()
+
+    result = app.bluegreen("deploy", "--commit", V1)
+
+    assert result.returncode == 2, result.stderr
+    assert f"namespace '{namespace}' is being deleted" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert app.snapshot() == before
+    assert app.core.read_namespace(namespace).status.phase == "Terminating"
+    app.core.patch_namespaced_service("held", namespace, {"metadata": {"finalizers": None}})

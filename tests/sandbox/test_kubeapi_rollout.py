@@ -442,3 +442,46 @@ def test_a_deployment_made_again_adopts_the_replicaset_an_orphan_delete_left(
     assert rs.metadata.owner_references[0].uid == again.metadata.uid
     assert {p.metadata.name for p in core.list_namespaced_pod("default").items} == pods
     assert found["web"].status.updated_replicas == 2
+
+
+def test_pods_shutting_down_are_counted_as_terminating_not_as_replicas(
+    emulator: KubeEmulator, apps: Any
+) -> None:
+    apps.create_namespaced_deployment("default", deployment_body("web", LABELS, 2))
+    wait_for(apps.list_namespaced_deployment, "default", condition=rolled_out())
+    emulator.grace_scale = 1.0  # the pods stay terminating for the rest of the test
+
+    apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 0}})
+
+    found = wait_for(
+        apps.list_namespaced_deployment,
+        "default",
+        condition=lambda d: d["web"].status.terminating_replicas == 2,
+    )
+    assert not found["web"].status.replicas and not found["web"].status.ready_replicas
+    (rs,) = apps.list_namespaced_replica_set("default").items
+    assert (rs.status.replicas, rs.status.terminating_replicas) == (0, 2)
+
+
+def test_recreate_waits_for_an_old_pod_held_by_a_finalizer(apps: Any, core: Any) -> None:
+    body = deployment_body("web", LABELS, 1)
+    body["spec"]["strategy"] = {"type": "Recreate"}
+    apps.create_namespaced_deployment("default", body)
+    wait_for(apps.list_namespaced_deployment, "default", condition=rolled_out(replicas=1))
+    (old,) = core.list_namespaced_pod("default").items
+    hold = {"metadata": {"finalizers": ["example.com/hold"]}}
+    core.patch_namespaced_pod(old.metadata.name, "default", hold)
+
+    set_image(apps, "nginx:2")
+
+    found = wait_for(
+        apps.list_namespaced_deployment,
+        "default",
+        condition=lambda d: d["web"].status.terminating_replicas == 1,
+    )
+    assert not found["web"].status.updated_replicas  # no new pod while the old one is there
+    assert [p.metadata.name for p in core.list_namespaced_pod("default").items] == [
+        old.metadata.name
+    ]
+    core.patch_namespaced_pod(old.metadata.name, "default", {"metadata": {"finalizers": None}})
+    wait_for(apps.list_namespaced_deployment, "default", condition=rolled_out(replicas=1))

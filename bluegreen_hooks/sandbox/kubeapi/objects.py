@@ -186,7 +186,7 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, subresource: str = "") -> Ob
         else:
             meta.pop(key, None)
     added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
-    if old_meta.get("deletionTimestamp") and added:
+    if old_meta.get("deletionTimestamp") and added and subresource != "status":
         raise invalid(
             kind.kind,
             name,

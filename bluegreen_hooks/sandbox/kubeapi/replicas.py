@@ -85,6 +85,12 @@ class Replicas:
             elif len(pods) > desired:
                 pods = self._scale_down(pods, len(pods) - desired)
         status, due = self._status(owner, pods, now)
+        if owner["kind"] == "ReplicaSet":  # a beta field, on by default, that RCs lack
+            status["terminatingReplicas"] = sum(
+                terminating(p)
+                and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                for p in self.owned_pods(owner)
+            )
         if status != owner.get("status"):
             self.store.put(kind.plural, {**owner, "status": status})
         return due

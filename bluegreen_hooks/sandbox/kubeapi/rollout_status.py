@@ -1,7 +1,8 @@
 """A Deployment's status as the real controller computes it.
 
 `observedGeneration`, and `replicas`, `updatedReplicas`, `readyReplicas`, `availableReplicas`,
-`unavailableReplicas` summed over its ReplicaSets (zero values omitted); the `Available`
+`unavailableReplicas` (zero values omitted) and `terminatingReplicas` summed over its
+ReplicaSets; the `Available`
 condition; and `Progressing` as syncRolloutStatus sets it: NewReplicaSetCreated,
 ReplicaSetUpdated on progress, NewReplicaSetAvailable, or False with ProgressDeadlineExceeded
 once no progress was made for `progressDeadlineSeconds` (scaled by `Timing.progress_scale`).
@@ -50,6 +51,9 @@ class RolloutStatus:
         counts["unavailableReplicas"] = max(desired - counts["availableReplicas"], 0)
         status: Obj = {"observedGeneration": meta.get("generation", 1)}
         status.update({key: value for key, value in counts.items() if value})
+        status["terminatingReplicas"] = sum(  # pods of any of its ReplicaSets shutting down
+            status_count(rs, "terminatingReplicas") for rs in replica_sets
+        )
         old_status = deployment.get("status") or {}
         conditions = {c.get("type"): c for c in old_status.get("conditions") or []}
         stamp = now_rfc3339()
