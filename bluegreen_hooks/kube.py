@@ -24,7 +24,7 @@ from bluegreen_hooks.kube_watch import follow, list_collection
 from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.pod_trouble import PodTrouble, pod_trouble
-from bluegreen_hooks.readiness import Readiness, workload_readiness, worth_showing
+from bluegreen_hooks.readiness import Readiness, workload_readiness
 from bluegreen_hooks.templates import (
     ANNOTATION_HASH,
     LABEL_APPLICATION,
@@ -377,31 +377,19 @@ class Cluster:
         name, kind = manifest["metadata"]["name"], manifest["kind"]
         log = get_logger().bind(workload=name)
         vigil.last = Readiness(0, manifest["spec"].get("replicas", 1), False)
-        shown: Readiness | None = None
-        holding = False  # whether the wait said it is checking that Ready lasts
         selector = {"fieldSelector": f"metadata.name={name}"}
         while True:
             # Watch until the next progress line is due (or the hold ends), then look at pods.
-            tick = min(vigil.deadline, time.monotonic() + vigil.policy.progress_every)
-            for items in self._watch_items(kind, min(tick, vigil.stable_at() or tick), **selector):
+            for items in self._watch_items(kind, vigil.slice_end(time.monotonic()), **selector):
                 now = time.monotonic()
-                if (
-                    items
-                    and vigil.see_readiness(workload_readiness({**items[0], "kind": kind}), now)
-                    and vigil.drops == 1
-                ):
-                    log.warning("a Ready replica turned unready", **vigil.progress(now))
-                    shown = vigil.last
-                if vigil.last is not None and worth_showing(vigil.last, shown):
-                    log.info("waiting for pods", **vigil.progress(now))
-                    shown = vigil.last
+                if items:
+                    readiness = workload_readiness({**items[0], "kind": kind})
+                    for level, event, fields in vigil.see_readiness(readiness, now):
+                        getattr(log, level)(event, **fields)
                 if vigil.may_switch(now):
                     return
                 if vigil.last is not None and vigil.last.failed:
                     raise self._deadline_exceeded(manifest, vigil.last)
-                if vigil.hold and vigil.complete_since == now and not holding:
-                    log.info("all Ready; checking they stay Ready", seconds=vigil.hold)
-                    holding = True
             now = time.monotonic()
             if vigil.may_switch(now):
                 return

@@ -19,9 +19,10 @@ from typing import Any
 
 from bluegreen_hooks.config import WaitPolicy
 from bluegreen_hooks.pod_trouble import PodTrouble, pod_trouble
-from bluegreen_hooks.readiness import Readiness
+from bluegreen_hooks.readiness import Readiness, worth_showing
 
 Object = dict[str, Any]
+Note = tuple[str, str, dict[str, Any]]  # a line to log: level, event, fields
 
 
 @dataclass
@@ -36,12 +37,14 @@ class Vigil:
     complete_since: float | None = None
     troubles: list[PodTrouble] = field(default_factory=list)  # worst first
     pods: int = 0  # the release's pods at the last look (terminating ones aside)
+    _shown: Readiness | None = None  # readiness of the last line logged on a change
+    _hold_told: bool = False  # whether a line said that Ready must last
     _pull_failing_since: dict[str, float] = field(default_factory=dict)  # pod uid -> when seen
 
     # --- readiness ----------------------------------------------------------------
 
-    def see_readiness(self, readiness: Readiness, now: float) -> bool:
-        """Record the workload's readiness; True when a Ready replica turned unready.
+    def see_readiness(self, readiness: Readiness, now: float) -> list[Note]:
+        """Record the workload's readiness; returns the lines worth logging about it.
 
         Only a drop between two settled states counts: while a rollout replaces pods, old
         Ready ones going away is the plan, not a wobble."""
@@ -55,7 +58,22 @@ class Vigil:
         elif self.complete_since is None:
             self.complete_since = now
         self.last = readiness
-        return dropped
+        notes: list[Note] = []
+        if dropped and self.drops == 1:
+            notes.append(("warning", "a Ready replica turned unready", self.progress(now)))
+            self._shown = readiness
+        if worth_showing(readiness, self._shown):
+            notes.append(("info", "waiting for pods", self.progress(now)))
+            self._shown = readiness
+        if self.hold and self.complete_since == now and not self._hold_told:
+            notes.append(("info", "all Ready; checking they stay Ready", {"seconds": self.hold}))
+            self._hold_told = True
+        return notes
+
+    def slice_end(self, now: float) -> float:
+        """Where the current stretch of watching ends: the next progress line, the end of the
+        hold, or the deadline, whichever comes first."""
+        return min(self.deadline, now + self.policy.progress_every, self.stable_at() or now + 1e9)
 
     @property
     def hold(self) -> float:

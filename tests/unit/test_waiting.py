@@ -52,7 +52,9 @@ def test_all_ready_at_once_switches_at_once() -> None:
 def test_after_a_drop_ready_must_last() -> None:
     v = vigil()
     v.see_readiness(Readiness(1, 2, True), 101)
-    assert v.see_readiness(Readiness(0, 2, True), 102)  # a Ready replica turned unready
+    notes = v.see_readiness(Readiness(0, 2, True), 102)  # a Ready replica turned unready
+    assert notes[0][:2] == ("warning", "a Ready replica turned unready")
+    assert v.drops == 1
     v.see_readiness(Readiness(2, 2, True), 103)
 
     assert not v.may_switch(112.9)
@@ -174,3 +176,31 @@ def test_old_pods_leaving_during_a_rollout_are_not_a_drop() -> None:
 
     assert v.drops == 0
     assert v.may_switch(102)
+
+
+def test_lines_to_log_on_changes_each_once() -> None:
+    v = vigil()
+    assert [event for _, event, _ in v.see_readiness(Readiness(0, 2, True), 101)] == [
+        "waiting for pods"
+    ]
+    assert v.see_readiness(Readiness(0, 2, True), 101.5) == []  # nothing new
+    v.see_readiness(Readiness(2, 2, True), 102)
+    v.see_readiness(Readiness(1, 2, True), 103)
+    notes = v.see_readiness(Readiness(2, 2, True), 104)
+
+    assert [(level, event) for level, event, _ in notes] == [
+        ("info", "waiting for pods"),
+        ("info", "all Ready; checking they stay Ready"),
+    ]
+    assert notes[1][2] == {"seconds": 10}
+    v.see_readiness(Readiness(1, 2, True), 105)  # a second drop: no second warning
+    notes = v.see_readiness(Readiness(2, 2, True), 106)
+    assert [event for _, event, _ in notes] == ["waiting for pods"]
+
+
+def test_a_slice_ends_at_the_next_line_the_hold_or_the_deadline() -> None:
+    v = vigil(WaitPolicy(progress_every=5, stable_for=2))
+    assert v.slice_end(101) == 106
+    v.see_readiness(Readiness(2, 2, True), 101)
+    assert v.slice_end(101) == 103
+    assert vigil().slice_end(299) == 300

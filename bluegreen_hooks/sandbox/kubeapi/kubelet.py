@@ -34,7 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .objects import NODE_IP, NODE_NAME, now_rfc3339, running_pod_status
+from .objects import NODE_IP, now_rfc3339, running_pod_status
+from .pod_events import EventRecorder
 from .selectors import LabelSelector, parse_label_selector
 from .store import Store
 
@@ -91,7 +92,7 @@ class Kubelet:
         self._scripts: dict[str, _Script] = {}  # pod uid -> script
         self._rules: list[_Rule] = []
         self._overrides: dict[str, str] = {}  # pod uid -> mode set for that very pod
-        self._events: dict[tuple[str, ...], tuple[str, str]] = {}  # aggregation key -> (ns, name)
+        self.events = EventRecorder(store)
 
     # ------------------------------------------------------------------ control
 
@@ -144,7 +145,7 @@ class Kubelet:
         for uid in gone:
             self._scripts.pop(uid, None)
             self._overrides.pop(uid, None)
-        self._events = {key: at for key, at in self._events.items() if key[0] not in gone}
+        self.events.forget(gone)
 
     # ------------------------------------------------------------------ modes
 
@@ -374,51 +375,7 @@ class Kubelet:
             self._event(pod, container, "Warning", "Unhealthy", f"Readiness probe failed: {why}")
 
     def _event(self, pod: Obj, container: Obj, kind: str, reason: str, message: str) -> None:
-        meta = pod["metadata"]
-        field_path = f"spec.containers{{{container['name']}}}"
-        key = (meta["uid"], field_path, kind, reason, message)
-        now = now_rfc3339()
-        existing = self._events.get(key)
-        stored = self.store.snapshot("events", *existing) if existing else None
-        if stored is not None:
-            self.store.put(
-                "events", {**stored, "count": int(stored.get("count", 1)) + 1, "lastTimestamp": now}
-            )
-            return
-        name = f"{meta['name']}.{uuid.uuid4().hex[:16]}"
-        self._events[key] = (meta["namespace"], name)
-        self.store.put(
-            "events",
-            {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {
-                    "name": name,
-                    "namespace": meta["namespace"],
-                    "uid": str(uuid.uuid4()),
-                    "creationTimestamp": now,
-                },
-                "involvedObject": {
-                    "kind": "Pod",
-                    "namespace": meta["namespace"],
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "apiVersion": "v1",
-                    "resourceVersion": meta.get("resourceVersion", ""),
-                    "fieldPath": field_path,
-                },
-                "reason": reason,
-                "message": message,
-                "source": {"component": "kubelet", "host": NODE_NAME},
-                "firstTimestamp": now,
-                "lastTimestamp": now,
-                "count": 1,
-                "type": kind,
-                "eventTime": None,
-                "reportingComponent": "kubelet",
-                "reportingInstance": NODE_NAME,
-            },
-        )
+        self.events.record(pod, f"spec.containers{{{container['name']}}}", kind, reason, message)
 
 
 class PodFailures:
