@@ -46,14 +46,14 @@ def workload_readiness(obj: Object) -> Readiness:
     deleting = bool(metadata.get("deletionTimestamp"))
     if obj.get("kind") == "Deployment":
         updated = int(status.get("updatedReplicas") or 0)
+        # Settled once every pod runs the new template, so that a later drop in `ready` is a
+        # pod turning unready, not the rollout retiring old ones; a surge beyond `replicas`
+        # must be available too before the count reaches `desired` (kubectl's
+        # availableReplicas >= updatedReplicas).
         return Readiness(
-            ready=min(available, updated),
+            ready=max(0, min(available, updated) - max(0, updated - desired)),
             desired=desired,
-            settled=observed
-            and not deleting
-            and updated >= desired
-            and replicas <= updated
-            and available >= updated,
+            settled=observed and not deleting and updated >= desired and replicas <= updated,
             failed=_deadline_exceeded(obj),
         )
     ready = min(int(status.get("readyReplicas") or 0), available)
