@@ -147,6 +147,45 @@ def test_a_deploy_survives_answers_cut_off_mid_body(kube: Sandbox, app: App) -> 
     assert_converged(app, "green", V1)
 
 
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [(500, "watch connection dropped; resuming"), (410, "watch history expired; reading again")],
+)
+def test_a_deploy_survives_watches_ended_by_error_events(
+    kube: Sandbox, app: App, code: int, said: str
+) -> None:
+    emulator = kube.kube
+    emulator.ready_delay = 1.0
+    emulator.bookmark_seconds = 0.1
+    emulator.faults.cut_watches(after_events=1, error=code)  # each watch: one event, then ERROR
+    before = emulator.faults.injected[f"watch error {code}"]
+
+    result = app.bluegreen("deploy", "--commit", V1)
+    emulator.faults.clear()
+
+    assert result.returncode == 0, result.stderr
+    assert emulator.faults.injected[f"watch error {code}"] - before >= 3
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_converged(app, "green", V1)
+
+
+def test_a_watch_refused_outright_fails_the_deploy_after_bounded_retries(
+    kube: Sandbox, app: App
+) -> None:
+    before = app.snapshot()
+    kube.kube.faults.refuse("WATCH", "/deployments", status=403)
+
+    result = app.bluegreen("deploy", "--commit", V1)
+    kube.kube.faults.clear()
+
+    assert result.returncode == 1, result.stderr
+    assert "Kubernetes refused GET" in result.stderr
+    assert "docs/rbac.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert app.snapshot()["listeners"] == before["listeners"]
+
+
 # --- the lock's Lease watch -----------------------------------------------------------------
 
 

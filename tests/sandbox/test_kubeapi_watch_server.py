@@ -266,3 +266,18 @@ def test_cut_watches_needs_events_or_seconds() -> None:
         faults.cut_watches(after_events=None)
     with pytest.raises(ValueError, match="negative"):
         faults.cut_watches(after_seconds=-1)
+
+
+@pytest.mark.parametrize(("code", "reason"), [(410, "Expired"), (500, "InternalError")])
+def test_cut_watches_with_an_error_ends_the_stream_with_an_error_event(
+    emulator: KubeEmulator, core: Any, code: int, reason: str
+) -> None:
+    emulator.ready_delay = 3600
+    emulator.faults.cut_watches(after_events=1, error=code, times=1)
+    response = open_pod_watch(core, resource_version=current_version(core), timeout_seconds=30)
+    core.create_namespaced_pod("default", pod_body("p"))
+    events = list(raw_events(response))  # a clean end of stream: no ProtocolError
+    assert [e["type"] for e in events] == ["ADDED", "ERROR"]
+    status = events[1]["object"]
+    assert (status["kind"], status["code"], status["reason"]) == ("Status", code, reason)
+    assert emulator.faults.injected[f"watch error {code}"] == 1
