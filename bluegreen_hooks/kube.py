@@ -22,6 +22,7 @@ from bluegreen_hooks.kube_watch import follow, list_collection
 from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.readiness import Readiness, pod_reason, workload_readiness, worth_showing
+from bluegreen_hooks.service_rules import service_problem
 from bluegreen_hooks.templates import (
     ANNOTATION_HASH,
     LABEL_APPLICATION,
@@ -78,6 +79,9 @@ def validate_manifests(manifests: tuple[Manifest, ...]) -> None:
             raise TemplateError(
                 f"{manifest['kind']} {manifest['metadata']['name']}: {where}: {first['msg']}"
             ) from exc
+        problem = service_problem(manifest) if manifest["kind"] == "Service" else None
+        if problem:  # what the API server would refuse with 422 mid-deploy
+            raise TemplateError(f"Service {manifest['metadata']['name']}: {problem}")
 
 
 def _model(kind: str) -> Any:
