@@ -100,8 +100,8 @@ def test_bookmarks_carry_only_the_version_and_follow_unrelated_writes(
 
 def test_a_last_bookmark_as_the_watch_times_out(emulator: KubeEmulator, core: Any) -> None:
     emulator.bookmark_seconds = 3600  # no periodic ones: only the one at the end
+    emulator.ready_delay = 3600  # the pod stays as created: no MODIFIED event
     core.create_namespaced_pod("default", pod_body("p"))
-    emulator.ready_delay = 3600
     response = open_pod_watch(core, allow_watch_bookmarks=True, timeout_seconds=1)
     events = list(raw_events(response))
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
@@ -162,8 +162,8 @@ def test_a_watch_from_a_compacted_version_gets_an_expired_status(
 def test_a_watch_from_the_compacted_version_itself_goes_on(
     emulator: KubeEmulator, core: Any
 ) -> None:
+    emulator.ready_delay = 3600  # the pod stays as created: no MODIFIED event
     core.create_namespaced_pod("default", pod_body("p"))
-    emulator.ready_delay = 3600
     now = str(emulator.compact_history())
     stream = new_watch().stream(
         core.list_namespaced_pod, "default", resource_version=now, timeout_seconds=5
