@@ -141,8 +141,8 @@ class Rest:
             ended = True
         finally:
             if not ended:
-                # Left mid-stream (the caller stopped reading, or it broke): close the
-                # connection, or the pool would hand it to the next request still streaming.
+                # Left mid-stream (the caller stopped reading, or it broke): release_conn
+                # alone would pool a connection the server is still streaming on.
                 raw.close()
             raw.release_conn()
 
