@@ -25,6 +25,7 @@ from bluegreen_hooks.lock import Lock
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.pod_trouble import PodTrouble, pod_trouble
 from bluegreen_hooks.readiness import Readiness, workload_readiness
+from bluegreen_hooks.service_rules import service_problem
 from bluegreen_hooks.templates import (
     ANNOTATION_HASH,
     LABEL_APPLICATION,
@@ -88,6 +89,9 @@ def validate_manifests(manifests: tuple[Manifest, ...]) -> None:
             raise TemplateError(
                 f"{manifest['kind']} {manifest['metadata']['name']}: {where}: {first['msg']}"
             ) from exc
+        problem = service_problem(manifest) if manifest["kind"] == "Service" else None
+        if problem:  # what the API server would refuse with 422 mid-deploy
+            raise TemplateError(f"Service {manifest['metadata']['name']}: {problem}")
 
 
 def _model(kind: str) -> Any:

@@ -38,6 +38,11 @@ class WatchInterrupted(Exception):
     """A watch stream broke off mid-way (connection dropped); resume from the last version."""
 
 
+class WatchError(ApiException):
+    """A watch stream ended with an ERROR event: `status` is its Status's code (410: the
+    history expired; 5xx: the server's trouble, e.g. an etcd timeout)."""
+
+
 def backoff(attempt: int) -> float:
     """Seconds to wait before retry number `attempt` (1, 2, ...): 0.2, 0.4, 0.8 ... with jitter."""
     return BACKOFF_SECONDS * float(2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
@@ -136,8 +141,8 @@ class Rest:
             ended = True
         finally:
             if not ended:
-                # Left mid-stream (the caller stopped reading, or it broke): close the
-                # connection, or the pool would hand it to the next request still streaming.
+                # Left mid-stream (the caller stopped reading, or it broke): release_conn
+                # alone would pool a connection the server is still streaming on.
                 raw.close()
             raw.release_conn()
 
@@ -245,7 +250,7 @@ def _event(line: bytes) -> Object:
         raise WatchInterrupted(f"unreadable watch event ({exc})") from exc
     if event.get("type") == "ERROR":
         status = event.get("object") or {}
-        raise ApiException(status=status.get("code"), reason=status.get("message"))
+        raise WatchError(status=status.get("code"), reason=status.get("message"))
     return event
 
 

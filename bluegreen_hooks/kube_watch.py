@@ -18,12 +18,19 @@ from collections.abc import Callable, Iterator
 from kubernetes.client.exceptions import ApiException
 
 from bluegreen_hooks.errors import DeployFailed
-from bluegreen_hooks.kube_rest import MAX_ATTEMPTS, Object, Rest, WatchInterrupted, backoff
+from bluegreen_hooks.kube_rest import (
+    MAX_ATTEMPTS,
+    Object,
+    Rest,
+    WatchError,
+    WatchInterrupted,
+    backoff,
+)
 from bluegreen_hooks.logs import get_logger
 
 # What a read returns: the objects by name, and the resourceVersion to watch from.
 Listing = tuple[dict[str, Object], str]
-# Statuses of an ERROR event (or a failed watch request) worth resuming after, as client-go does.
+# Statuses of an ERROR event worth resuming after (a failed request was retried already).
 _RESUMABLE = frozenset({429, 500, 502, 503, 504})
 # A watch that stayed open this long before it broke was working: its drop starts a new count.
 HEALTHY_WATCH_SECONDS = 1.0
@@ -79,7 +86,7 @@ def follow(
                 except WatchInterrupted as exc:
                     failures = _failed(failures, opened)
                     _resume(what, version, failures, str(exc))
-                except ApiException as exc:
+                except WatchError as exc:
                     if exc.status not in _RESUMABLE:
                         raise
                     failures = _failed(failures, opened)

@@ -116,17 +116,11 @@ class Lock:
         )
         from bluegreen_hooks.kube_watch import follow
 
-        def read() -> tuple[dict[str, Object], str]:
-            lease = self.rest.find(self.path)
-            return ({self.name: lease} if lease else {}), str(
-                (lease or {}).get("metadata", {}).get("resourceVersion") or state.version
-            )
-
         for leases in follow(
             self.rest,
             self.collection,
             deadline,
-            read,
+            self._listing,
             what=f"Lease {self.name}",
             fieldSelector=f"metadata.name={self.name}",
         ):
@@ -136,6 +130,13 @@ class Lock:
             if not seen.same_renewal(state):
                 return True
         return False
+
+    def _listing(self) -> tuple[dict[str, Object], str]:
+        """The Lease as `kube_watch.follow` reads it: by name, and the version to watch from."""
+        lease = self.rest.find(self.path)
+        if lease is None:
+            return {}, ""
+        return {self.name: lease}, str(lease["metadata"]["resourceVersion"])
 
     # --- taking and giving back ----------------------------------------------------------
 

@@ -280,6 +280,7 @@ class KubeFaults:
         self._mid_body: dict[int, bool] = {}  # id(drop) -> cut inside the body
         self._cut_after: int | None = None
         self._cut_after_seconds: float | None = None
+        self._cut_error: int | None = None
         self._cuts_left: int | None = None
         self._cut_generation = 0
         self._cut_started = 0.0  # time.monotonic() of the latest cut_watches
@@ -330,11 +331,14 @@ class KubeFaults:
         *,
         after_seconds: float | None = None,
         times: int | None = None,
+        error: int | None = None,
     ) -> None:
         """Drop every open or new watch connection once it has sent `after_events` more events,
         or has been open `after_seconds` (counted from now for open ones), whichever comes
         first, without ending the chunked stream (the client sees the connection break).
-        `times` stops cutting after that many cuts; None cuts on and on."""
+        `times` stops cutting after that many cuts; None cuts on and on. With `error` (e.g. 410
+        or 500) the stream instead ends cleanly with an ERROR event carrying a Status of that
+        code, as the API server does when etcd compacts or times out under a watch."""
         if after_events is not None and after_events < 1:
             raise ValueError("a watch must send at least one event before it is cut")
         if after_events is None and after_seconds is None:
@@ -345,6 +349,7 @@ class KubeFaults:
             self._cut_after = after_events
             self._cut_after_seconds = after_seconds
             self._cuts_left = times
+            self._cut_error = error
             self._cut_generation += 1
             self._cut_started = time.monotonic()
         self._wake_watches()
@@ -410,7 +415,7 @@ class KubeFaults:
             self._refused.clear()
             self._drops.clear()
             self._mid_body.clear()
-            self._cut_after = self._cut_after_seconds = self._cuts_left = None
+            self._cut_after = self._cut_after_seconds = self._cuts_left = self._cut_error = None
             self._cut_generation += 1
 
     # --- what the emulated API calls -----------------------------------------------------
@@ -473,11 +478,12 @@ class KubeFaults:
 
     def _count_cut(self, cutter: WatchCutter) -> bool:
         cutter.cut = True
-        self.injected["watch cut"] += 1
+        cutter.error = self._cut_error if cutter.id >= self._cut_open_below else None
+        self.injected["watch cut" if cutter.error is None else f"watch error {cutter.error}"] += 1
         if self._cuts_left is not None:
             self._cuts_left -= 1
             if self._cuts_left <= 0:
-                self._cut_after = self._cut_after_seconds = self._cuts_left = None
+                self._cut_after = self._cut_after_seconds = self._cuts_left = self._cut_error = None
         return True
 
     def _seconds_to_cut(self, cutter: WatchCutter) -> float | None:
@@ -500,6 +506,7 @@ class WatchCutter:
         self.generation = -1
         self.sent = 0
         self.cut = False
+        self.error: int | None = None  # end with an ERROR event of this code, not a cut
 
     def after_event(self) -> bool:
         """Call after each event sent; True means cut the stream now."""
@@ -512,6 +519,17 @@ class WatchCutter:
     def seconds_left(self) -> float | None:
         """Seconds until a time-based cut of this stream, if one is set."""
         return self._faults._seconds_to_cut(self)
+
+    def error_event(self) -> dict[str, Any] | None:
+        """The ERROR event to end the stream with instead of cutting it, if asked for."""
+        if self.error is None:
+            return None
+        if self.error == 410:
+            status = _status(410, "Expired", "too old resource version (injected)")
+        else:
+            reason = _KUBE_REASONS.get(self.error, "InternalError")
+            status = _status(self.error, reason, "injected watch error")
+        return {"type": "ERROR", "object": status}
 
 
 def _refusal(status: int, method: str, target: str) -> dict[str, Any]:

@@ -147,6 +147,45 @@ def test_a_deploy_survives_answers_cut_off_mid_body(kube: Sandbox, app: App) -> 
     assert_converged(app, "green", V1)
 
 
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [(500, "watch connection dropped; resuming"), (410, "watch history expired; reading again")],
+)
+def test_a_deploy_survives_watches_ended_by_error_events(
+    kube: Sandbox, app: App, code: int, said: str
+) -> None:
+    emulator = kube.kube
+    emulator.ready_delay = 1.0
+    emulator.bookmark_seconds = 0.1
+    emulator.faults.cut_watches(after_events=1, error=code)  # each watch: one event, then ERROR
+    before = emulator.faults.injected[f"watch error {code}"]
+
+    result = app.bluegreen("deploy", "--commit", V1)
+    emulator.faults.clear()
+
+    assert result.returncode == 0, result.stderr
+    assert emulator.faults.injected[f"watch error {code}"] - before >= 3
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_converged(app, "green", V1)
+
+
+def test_a_watch_refused_outright_fails_the_deploy_after_bounded_retries(
+    kube: Sandbox, app: App
+) -> None:
+    before = app.snapshot()
+    kube.kube.faults.refuse("WATCH", "/deployments", status=403)
+
+    result = app.bluegreen("deploy", "--commit", V1)
+    kube.kube.faults.clear()
+
+    assert result.returncode == 1, result.stderr
+    assert "Kubernetes refused GET" in result.stderr
+    assert "docs/rbac.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert app.snapshot()["listeners"] == before["listeners"]
+
+
 # --- the lock's Lease watch -----------------------------------------------------------------
 
 
@@ -177,6 +216,7 @@ def test_a_live_holder_is_seen_renewing_through_cut_watches(kube: Sandbox, app: 
     emulator.bookmark_seconds = 0.1
     emulator.faults.cut_watches(after_events=1)  # every Lease watch breaks after one event
     before = app.listeners()
+    cuts = emulator.faults.injected["watch cut"]
 
     with live_lock(app, "d-LIVE@web-9"):
         result = app.bluegreen("deploy", "--commit", V1)
@@ -184,7 +224,7 @@ def test_a_live_holder_is_seen_renewing_through_cut_watches(kube: Sandbox, app: 
 
     assert result.returncode == 3, result.stderr
     assert "deploy d-LIVE on host web-9 holds the lock" in result.stderr
-    assert "watch connection dropped; resuming" in result.stderr
+    assert emulator.faults.injected["watch cut"] > cuts
     assert "Traceback" not in result.stderr
     assert held == "d-LIVE@web-9"
     assert app.listeners() == before

@@ -100,8 +100,8 @@ def test_bookmarks_carry_only_the_version_and_follow_unrelated_writes(
 
 def test_a_last_bookmark_as_the_watch_times_out(emulator: KubeEmulator, core: Any) -> None:
     emulator.bookmark_seconds = 3600  # no periodic ones: only the one at the end
+    emulator.ready_delay = 3600  # the pod stays as created: no MODIFIED event
     core.create_namespaced_pod("default", pod_body("p"))
-    emulator.ready_delay = 3600
     response = open_pod_watch(core, allow_watch_bookmarks=True, timeout_seconds=1)
     events = list(raw_events(response))
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
@@ -162,8 +162,8 @@ def test_a_watch_from_a_compacted_version_gets_an_expired_status(
 def test_a_watch_from_the_compacted_version_itself_goes_on(
     emulator: KubeEmulator, core: Any
 ) -> None:
+    emulator.ready_delay = 3600  # the pod stays as created: no MODIFIED event
     core.create_namespaced_pod("default", pod_body("p"))
-    emulator.ready_delay = 3600
     now = str(emulator.compact_history())
     stream = new_watch().stream(
         core.list_namespaced_pod, "default", resource_version=now, timeout_seconds=5
@@ -266,3 +266,18 @@ def test_cut_watches_needs_events_or_seconds() -> None:
         faults.cut_watches(after_events=None)
     with pytest.raises(ValueError, match="negative"):
         faults.cut_watches(after_seconds=-1)
+
+
+@pytest.mark.parametrize(("code", "reason"), [(410, "Expired"), (500, "InternalError")])
+def test_cut_watches_with_an_error_ends_the_stream_with_an_error_event(
+    emulator: KubeEmulator, core: Any, code: int, reason: str
+) -> None:
+    emulator.ready_delay = 3600
+    emulator.faults.cut_watches(after_events=1, error=code, times=1)
+    response = open_pod_watch(core, resource_version=current_version(core), timeout_seconds=30)
+    core.create_namespaced_pod("default", pod_body("p"))
+    events = list(raw_events(response))  # a clean end of stream: no ProtocolError
+    assert [e["type"] for e in events] == ["ADDED", "ERROR"]
+    status = events[1]["object"]
+    assert (status["kind"], status["code"], status["reason"]) == ("Status", code, reason)
+    assert emulator.faults.injected[f"watch error {code}"] == 1

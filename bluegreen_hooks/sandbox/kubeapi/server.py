@@ -476,8 +476,13 @@ class _Handler(BaseHTTPRequestHandler):
                     raise WatchCut
             self._write_chunk(b"")  # the terminating zero-length chunk: a clean end of stream
         except WatchCut:
-            self._cut()
-            return
+            error = cutter.error_event()
+            if error is None:
+                self._cut()
+                return
+            with contextlib.suppress(OSError):
+                self._write_chunk(json.dumps(error).encode() + b"\n")
+                self._write_chunk(b"")
         except OSError:  # the client went away
             self.close_connection = True
         if self.server.api.store.closed:
