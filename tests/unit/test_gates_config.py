@@ -36,9 +36,9 @@ def test_a_plain_config_checks_the_health_check_path_before_the_switch(
 ) -> None:
     config = load_config(write_config(seed_config))
 
-    assert config.gates == Gates(before_switch=(HttpGate(path="/healthcheck"),), after_switch=())
-    assert config.gates.before_switch[0].successes == 3
-    assert config.gates.before_switch[0].timeout == 60
+    assert config.gates == Gates(
+        before_switch=(HttpGate(path="/healthcheck", successes=3, timeout=60),), after_switch=()
+    )
     assert config.auto_rollback is True
     assert config.node_addresses is None
 
