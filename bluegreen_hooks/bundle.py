@@ -1,7 +1,8 @@
 """The CodeDeploy revision of an application: a deterministic zip named for its commit.
 
 Contents: `appspec.yml` and the `hooks/` shims (the application's own, else the defaults
-below), the config as `.oopsrc`, the template folder, and `RELEASE` (commit and CI build).
+below), the config as `.oopsrc`, the template folder, the scripts command gates name, and
+`RELEASE` (commit and CI build).
 Entries are sorted, with fixed timestamps (`SOURCE_DATE_EPOCH`, else 1980-01-01) and fixed
 permissions (0755 for executables, 0644 otherwise): the same inputs give the same bytes.
 """
@@ -109,7 +110,34 @@ def collect_entries(config: Config, commit: str, environ: Mapping[str, str]) -> 
     if (root / HOOKS_DIR).is_dir():
         for name, path in _files_under(root / HOOKS_DIR, root, what="hooks folder").items():
             entries[name] = _entry(name, path)
+    for name, path in gate_scripts(config).items():
+        entries.setdefault(name, _entry(name, path))
     return list(entries.values())
+
+
+def gate_scripts(config: Config) -> dict[str, Path]:
+    """The scripts command gates run (their first word, when it is a relative path to a file
+    under the config's folder), so that the hooks find them at the bundle root."""
+    import shlex
+
+    from bluegreen_hooks.gates.spec import CommandGate
+
+    root = config.path.parent.resolve()
+    found: dict[str, Path] = {}
+    for gate in (*config.gates.before_switch, *config.gates.after_switch):
+        if not isinstance(gate, CommandGate):
+            continue
+        try:
+            words = shlex.split(gate.run) if isinstance(gate.run, str) else list(gate.run)
+        except ValueError:  # unbalanced quotes: the shell will say so when it runs
+            continue
+        program = words[0] if words else ""
+        if "/" not in program or program.startswith("/"):
+            continue
+        path = (root / program).resolve()
+        if path.is_file() and path.is_relative_to(root):
+            found[path.relative_to(root).as_posix()] = path
+    return found
 
 
 def _files_under(folder: Path, root: Path, *, what: str) -> dict[str, Path]:
