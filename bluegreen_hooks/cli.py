@@ -244,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--ready-delay", type=float, default=1.0, help="seconds until a new pod is Ready"
     )
+    sandbox.add_argument(
+        "--node-address",
+        default="auto",
+        metavar="IP",
+        help="the node's loopback address (its InternalIP), where each NodePort answers HTTP"
+        " for its Ready pods (default: one of its own, 127.x.y.z; e.g. 127.0.0.1)",
+    )
 
     bundle = _command(
         sub,

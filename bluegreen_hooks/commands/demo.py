@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             set_up_app(load_config(config), sandbox.kubeconfig, _created)
             os.chdir(app)  # `bluegreen bundle` writes dist/ here, not where the demo started
             try:
-                checks = _story(shell) + _release_story(shell)
+                checks = _story(shell, sandbox.node_address) + _release_story(shell)
             finally:
                 os.chdir(started_in)
     failed = [name for name, ok in checks if not ok]
@@ -126,7 +126,19 @@ def _created(event: str, **fields: object) -> None:
     note(f"{event}: " + ", ".join(f"{k} {v}" for k, v in fields.items()))
 
 
-def _story(shell: Shell) -> Checks:
+def ask(node: str, port: int, path: str) -> tuple[int, dict[str, Any]]:
+    """GET a color's NodePort on the node, as the load balancer's health check would."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{node}:{port}{path}", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _story(shell: Shell, node: str) -> Checks:
     checks: Checks = []
     say("Which color is live? The ELB's listeners say blue; its tags hold both ports")
     checks.append(("status", shell.run("status") == 0))
@@ -143,6 +155,13 @@ def _story(shell: Shell) -> Checks:
     second = shell.status()
     checks.append(("v2 live", second["active"]["commit"] == V2))
     checks.append(("colors flipped", second["active"]["color"] != first["active"]["color"]))
+    port = second["active"]["port"]
+    code, answer = ask(node, port, "/healthcheck")
+    note(
+        f"GET http://{node}:{port}/healthcheck -> {code} from pod {answer.get('pod')}, "
+        f"image {answer.get('image')}"
+    )
+    checks.append(("v2 answers on its NodePort", code == 200 and answer["image"].endswith(V2)))
 
     say("Oops: roll back to the previous color, whose pods are still Ready")
     checks.append(("rollback", shell.run("rollback") == 0))
