@@ -62,7 +62,11 @@ def _describe(client: Any, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         chunk = list(names[start : start + MAX_NAMES_PER_CALL])
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"AlarmNames": chunk, "MaxRecords": 100}
+            kwargs: dict[str, Any] = {
+                "AlarmNames": chunk,
+                "AlarmTypes": ["CompositeAlarm", "MetricAlarm"],
+                "MaxRecords": 100,
+            }
             if token:
                 kwargs["NextToken"] = token
             page = client.describe_alarms(**kwargs)
