@@ -41,6 +41,11 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     ]
     assert "triggers-service/triggers-service-3333333dddddddd.zip" in result.stdout
     assert "<- active (blue)" in result.stdout
+    answered = [line for line in result.stdout.splitlines() if "/healthcheck -> " in line]
+    assert len(answered) == 1, result.stdout  # v2, through its NodePort on the sandbox's node
+    assert answered[0].strip().startswith("GET http://127.")
+    assert "/healthcheck -> 200 from pod triggers-service-" in answered[0]
+    assert answered[0].endswith("image octoblu/triggers-service:2222222bbbbbbbb")
     contexts = [line for line in result.stderr.splitlines() if line.startswith("-- ")]
     deployments = [line for line in contexts if line.startswith("-- triggers-service, deployment ")]
     assert len(deployments) == 6  # 3 deploys, 2 rollbacks, 1 CodeDeploy deployment

@@ -39,14 +39,9 @@ class Backend(NamedTuple):
     node: str
     port: int  # the resolved targetPort
     image: str  # the image of the container that serves the port
-    ready: bool
+    ready: bool  # its Ready condition (or the Service publishes not-ready addresses)
     terminating: bool
     listens: bool  # its app listens on `port`: declared by a container, or no port declared
-
-    @property
-    def serves(self) -> bool:
-        """Whether traffic through the Service reaches it and is answered."""
-        return self.ready and not self.terminating and self.listens
 
 
 class Route(NamedTuple):
@@ -59,7 +54,12 @@ class Route(NamedTuple):
 
     @property
     def serving(self) -> tuple[Backend, ...]:
-        return tuple(b for b in self.backends if b.serves)
+        """The backends traffic goes to, as kube-proxy picks them: the Ready ones that are not
+        terminating; when there are none, the Ready terminating ones (so a rollout's last old
+        pods still answer while they shut down). Only those whose app listens answer."""
+        ready = [b for b in self.backends if b.ready and not b.terminating]
+        chosen = ready or [b for b in self.backends if b.ready and b.terminating]
+        return tuple(b for b in chosen if b.listens)
 
 
 class _Port(NamedTuple):
@@ -87,12 +87,20 @@ class EndpointsController:
         self._seen: int | None = None  # the store's resourceVersion after our last pass
         self._members: dict[ServiceKey, frozenset[str]] = {}  # pod names behind each Service
         self._routes: dict[ServiceKey, list[Route]] = {}
+        # Within one pass: each namespace's pods with an IP by label, and its managed slices
+        # by Service name.
+        self._pods: dict[str, dict[tuple[str, str], list[Obj]]] = {}
+        self._slices: dict[str, dict[str, list[Obj]]] = {}
 
     def sync(self) -> None:
         services = self._touched_services()
         if services:
-            for key in sorted(services):
-                self._sync_service(key)
+            try:
+                for key in sorted(services):
+                    self._sync_service(key)
+            finally:
+                self._pods.clear()
+                self._slices.clear()
             if self.on_routes is not None:
                 self.on_routes(self.routes())
         self._seen = self.store.rv
@@ -161,17 +169,26 @@ class EndpointsController:
         if service is None or selector is None:
             self._forget(key)
             return
-        pods = [
-            pod
-            for pod in self.store.snapshots("pods", namespace)
-            if _selects(selector, pod) and _has_address(pod)
-        ]
+        pods = self._selected_pods(namespace, selector)
         publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
         ports = [_Port(spec, _backends(spec, pods, publish)) for spec in _service_ports(service)]
         self._members[key] = frozenset(p["metadata"]["name"] for p in pods)
         self._routes[key] = _routes(service, ports)
         self._write_endpoints(service, _subsets(pods, ports, publish))
         self._write_slices(service, _slices(pods, ports, publish))
+
+    def _selected_pods(self, namespace: str, selector: dict[str, str]) -> list[Obj]:
+        """The namespace's pods with an IP that `selector` selects, by name."""
+        if namespace not in self._pods:
+            by_label: dict[tuple[str, str], list[Obj]] = {}
+            for pod in self.store.snapshots("pods", namespace):
+                if _has_address(pod):
+                    for label in (pod["metadata"].get("labels") or {}).items():
+                        by_label.setdefault(label, []).append(pod)
+            self._pods[namespace] = by_label
+        by_label = self._pods[namespace]
+        fewest = min((by_label.get(label, []) for label in selector.items()), key=len)
+        return [pod for pod in fewest if _selects(selector, pod)]
 
     def _forget(self, key: ServiceKey) -> None:
         """The Service is gone or has no selector: its managed objects go too."""
@@ -274,12 +291,16 @@ class EndpointsController:
         self.store.put("endpointslices", piece)
 
     def _managed_slices(self, namespace: str, service: str) -> list[Obj]:
-        return [
-            piece
-            for piece in self.store.snapshots("endpointslices", namespace)
-            if _managed_slice(piece)
-            and piece["metadata"]["labels"].get(SERVICE_NAME_LABEL) == service
-        ]
+        """The slices this controller keeps for a Service, as they were when the pass began
+        (a pass writes each Service's slices once, after reading them)."""
+        if namespace not in self._slices:
+            by_service: dict[str, list[Obj]] = {}
+            for piece in self.store.snapshots("endpointslices", namespace):
+                if _managed_slice(piece):
+                    by_service.setdefault(piece["metadata"]["labels"][SERVICE_NAME_LABEL], [])
+                    by_service[piece["metadata"]["labels"][SERVICE_NAME_LABEL]].append(piece)
+            self._slices[namespace] = by_service
+        return self._slices[namespace].get(service, [])
 
 
 # ---------------------------------------------------------------- pure helpers

@@ -1,10 +1,11 @@
 """The node's NodePorts on a loopback address: each answers HTTP for the pods its Service serves.
 
 A NodePort listens on `<node address>:<nodePort>` only while its Service has a backend that
-serves: a Ready pod (not terminating) whose app listens on the resolved targetPort (a port one
-of its containers declares, or any port when none declares one). Otherwise nothing listens, so
-a client gets "connection refused", as from a cluster with no endpoint behind a NodePort.
-Connections go to those backends in turn (round-robin). The emulated app answers every method
+serves (`Route.serving`): a Ready pod, not terminating (if none is, a Ready terminating one),
+whose app listens on the resolved targetPort (a port one of its containers declares, or any
+port when none declares one). Otherwise nothing listens, so a client gets "connection
+refused", as from a cluster with no endpoint behind a NodePort. Connections go to those
+backends in turn (round-robin). The emulated app answers every method
 and path with 200 and a JSON body naming the pod and its image, e.g.
 `{"pod": "web-green-x7k2p", "image": "acme/web:2222222", "service": "default/web-green", ...}`;
 `answers` changes that by image: an image containing `unhealthy` answers 500, one containing
