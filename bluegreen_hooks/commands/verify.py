@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     router = verify_run.router()
     color, phase = choose(router, args.color, args.phase)
     commit = router.commits.get(color)
-    logs.bind(new_color=color, commit=commit)
+    logs.bind(color=color, commit=commit)
     verify_run.step("verify")
     report = gates.run_phase(
         verify_run, phase, color, ports=router.ports, commit=commit, keep_going=True
