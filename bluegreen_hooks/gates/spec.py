@@ -77,6 +77,11 @@ def default_before_switch(health_path: str = DEFAULT_HEALTH_PATH) -> tuple[Gate,
     return (HttpGate(path=health_path),)
 
 
+def longest_seconds(gates: tuple[Gate, ...]) -> float:
+    """How long a phase's gates may take at most (each gate's timeout or watch, in turn)."""
+    return sum(gate.watch if isinstance(gate, AlarmsGate) else gate.timeout for gate in gates)
+
+
 @dataclass(frozen=True)
 class Gates:
     """The gates of each phase, in the order they run."""

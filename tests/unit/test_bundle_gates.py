@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bluegreen_hooks import cli
 
@@ -69,3 +70,27 @@ def test_a_script_outside_the_config_folder_or_missing_is_left_out(
     )
 
     assert not [n for n in archive.namelist() if n.endswith(".sh")]
+
+
+def test_the_appspec_gives_application_start_and_validate_service_time_for_their_gates(
+    app: Path, tmp_path: Path
+) -> None:
+    archive = bundled(
+        app,
+        tmp_path / "out",
+        {
+            "before-switch": [
+                {"http": {"timeout": 600}},
+                {"command": {"run": "x", "timeout": 300}},
+            ],
+            "after-switch": [
+                {"elb-health": {"timeout": 200}},
+                {"alarms": {"names": ["a"], "watch": 900}},
+            ],
+        },
+    )
+
+    hooks = yaml.safe_load(archive.read("appspec.yml"))["hooks"]
+    assert hooks["ApplicationStart"][0]["timeout"] == 120 + 900 + 300  # ready + gates + switch
+    assert hooks["ValidateService"][0]["timeout"] == 1100 + 120  # gates + a rollback
+    assert hooks["BeforeInstall"][0]["timeout"] == 300
