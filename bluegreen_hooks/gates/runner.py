@@ -94,7 +94,7 @@ def _guarded(name: str, kind: str, check: Callable[[], GateResult]) -> GateResul
     try:
         return check()
     except BluegreenError as exc:
-        problem = exc.message
+        problem = exc.message + (f" (fix: {exc.hint})" if exc.hint else "")
     except Exception as exc:
         refused = _refusal(exc)
         if refused is None:
