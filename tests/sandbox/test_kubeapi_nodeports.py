@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -275,7 +277,7 @@ def test_slow_pods_answer_late_and_answers_can_be_set_per_image(
     assert get(node, node_port(core, "v3"))[0] == 503
 
 
-def test_stopping_the_emulator_closes_its_node_ports(
+def test_stopping_the_emulator_closes_its_node_ports_and_cuts_open_connections(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
@@ -287,18 +289,50 @@ def test_stopping_the_emulator_closes_its_node_ports(
         core: Any = client.CoreV1Api(api)
         discovery: Any = client.DiscoveryV1Api(api)
         core.create_namespaced_pod("default", web_pod("a", {"app": "web"}, "acme/web:slow"))
+        core.create_namespaced_pod("default", web_pod("b", {"app": "web"}))
+        core.create_namespaced_pod("default", web_pod("c", {"app": "web"}))
         core.create_namespaced_service("default", service("web", {"app": "web"}, node_port=30600))
-        wait_for_slices(discovery, "web", {"a": READY})
+        wait_for_slices(discovery, "web", {"a": READY, "b": READY, "c": READY})
         api.close()
-        slow = socket.create_connection((emu.node_address, 30600), timeout=5)
+        # Connections take the pods in turn: a (slow), b, c.
+        slow = socket.create_connection((emu.node_address, 30600), timeout=2)
         slow.sendall(b"GET / HTTP/1.0\r\n\r\n")  # answered after 60 s, unless the node stops
+        idle = socket.create_connection((emu.node_address, 30600), timeout=2)
+        idle.sendall(b"GET / HTTP/1.0\r\n")  # the headers never end
+        # Answered, so both connections before it were accepted (in order) and are open.
+        assert get(emu.node_address, 30600)[1]["pod"] == "c"
     finally:
         emu.stop()
-    # dropped at once (closed, or reset if not yet accepted): a wait would time out
-    with contextlib.suppress(ConnectionResetError):
-        assert slow.recv(100) == b""
-    slow.close()
+    for conn in (slow, idle):
+        # Cut at once (closed, or reset as unread bytes are dropped); waiting would time out.
+        with contextlib.suppress(ConnectionResetError):
+            assert conn.recv(100) == b""
+        conn.close()
     assert refused(emu.node_address, 30600)
+
+
+def test_any_method_and_body_is_answered_and_requests_in_parallel_each_get_theirs(
+    core: Any, discovery: Any, node: str
+) -> None:
+    core.create_namespaced_pod("default", web_pod("a", {"app": "web"}))
+    core.create_namespaced_service("default", service("web", {"app": "web"}))
+    wait_for_slices(discovery, "web", {"a": READY})
+    port = node_port(core, "web")
+
+    conn = http.client.HTTPConnection(node, port, timeout=5)
+    conn.request("POST", "/hook", body=b'{"x": 1}', headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert (response.status, json.loads(response.read())["method"]) == (200, "POST")
+    conn.close()
+    garbled = socket.create_connection((node, port), timeout=5)
+    garbled.sendall(b"PUT / HTTP/1.0\r\nContent-Length: lots\r\n\r\n")
+    assert garbled.recv(100).startswith(b"HTTP/1.0 200 ")
+    garbled.close()
+
+    with ThreadPoolExecutor(16) as pool:
+        paths = [f"/{i}" for i in range(32)]
+        answers = list(pool.map(lambda path: get(node, port, path), paths))
+    assert [(status, body["path"]) for status, body in answers] == [(200, p) for p in paths]
 
 
 def test_emulators_side_by_side_serve_the_same_node_port_each_for_its_own_pods(

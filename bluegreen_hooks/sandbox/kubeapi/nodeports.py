@@ -89,7 +89,7 @@ class NodePorts:
         self._routes: dict[int, Route] = {}
         self._listeners: dict[int, socket.socket] = {}
         self._turns: dict[int, int] = {}
-        self._conversations: set[threading.Thread] = set()
+        self._conversations: dict[threading.Thread, socket.socket] = {}
         self._selector = selectors.DefaultSelector()
         self._waker, self._wake = socket.socketpair()
         self._stopping = threading.Event()
@@ -104,7 +104,8 @@ class NodePorts:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close every listener, end slow answers, and wait for the threads; idempotent."""
+        """Close every listener and open connection (slow answers are dropped, idle clients
+        cut off), and wait for the threads; idempotent."""
         with self._lock:
             if self._stopping.is_set():
                 return
@@ -112,11 +113,15 @@ class NodePorts:
             for port in list(self._listeners):
                 self._close(port)
             self._routes = {}
-            conversations = list(self._conversations)
         with contextlib.suppress(OSError):
             self._wake.send(b"x")
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(timeout)  # no connection is accepted after this
+        with self._lock:
+            conversations = dict(self._conversations)
+        for conn in conversations.values():
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)  # wakes a handler blocked reading
         for thread in conversations:
             thread.join(timeout)
         self._selector.close()
@@ -219,7 +224,7 @@ class NodePorts:
             conn, _peer = sock.accept()
         except OSError:
             return  # closed meanwhile, or another wake-up took it
-        picked = self._pick(port)
+        picked = None if self._stopping.is_set() else self._pick(port)
         if picked is None:  # the last backend left since the listener was open: refuse
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
@@ -229,7 +234,7 @@ class NodePorts:
             target=self._converse, args=(conn, *picked), name=f"nodeport-{port}", daemon=True
         )
         with self._lock:
-            self._conversations.add(thread)
+            self._conversations[thread] = conn
         thread.start()
 
     def _converse(self, conn: socket.socket, route: Route, backend: Backend) -> None:
@@ -241,13 +246,13 @@ class NodePorts:
         finally:
             conn.close()
             with self._lock:
-                self._conversations.discard(threading.current_thread())
+                self._conversations.pop(threading.current_thread(), None)
 
     def respond(self, handler: BaseHTTPRequestHandler, route: Route, backend: Backend) -> None:
         """Answer one request as the app in `backend`'s pod would."""
-        length = int(handler.headers.get("Content-Length") or 0)
-        if 0 < length <= _MAX_BODY:
-            handler.rfile.read(length)
+        length = handler.headers.get("Content-Length", "")
+        if length.isdigit() and 0 < int(length) <= _MAX_BODY:
+            handler.rfile.read(int(length))
         answer = self.answer_for(backend.image)
         if answer.delay and self._stopping.wait(answer.delay):
             return  # the emulator stops: drop the answer, as a dying node would
