@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bluegreen_hooks.colors import Color, Ports, other
 from bluegreen_hooks.config import Config
@@ -26,7 +26,6 @@ class GateContext:
     commit: str | None
     deployment_id: str
     workdir: Path
-    elb_client: Any
     cluster: Callable[[], Cluster]
     _addresses: tuple[str, ...] | None = field(default=None, init=False)
 

@@ -18,8 +18,9 @@ def check(gate: ElbHealthGate, ctx: GateContext) -> GateResult:
     started = time.monotonic()
     deadline = started + gate.timeout
     attempts = Attempts(gate.describe())
+    client = _client(ctx)
     while True:
-        states = _instance_states(ctx.elb_client, ctx.config.elb_name)
+        states = _instance_states(client, ctx.config.elb_name)
         outcome = _outcome(states)
         attempts.add(outcome)
         if states and all(s["State"] == "InService" for s in states):
@@ -42,6 +43,12 @@ def check(gate: ElbHealthGate, ctx: GateContext) -> GateResult:
                 seconds=time.monotonic() - started,
             )
         time.sleep(gate.interval)
+
+
+def _client(ctx: GateContext) -> Any:
+    from bluegreen_hooks.aws_clients import make_client
+
+    return make_client("elb", ctx.config.region)
 
 
 def _instance_states(client: Any, elb_name: str) -> list[dict[str, Any]]:

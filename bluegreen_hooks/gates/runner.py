@@ -55,7 +55,6 @@ def run_phase(
         commit=commit,
         deployment_id=run.deployment_id,
         workdir=(run.bundle_root or run.config.path.parent).resolve(),
-        elb_client=run.elb_client,
         cluster=lambda: run.cluster,
     )
     checks: list[tuple[str, str, Callable[[], GateResult]]] = []
