@@ -80,14 +80,19 @@ def test_verify_in_text_lists_each_gate_with_pass_or_fail(app: App) -> None:
     assert lines[2].startswith("  pass  http /healthcheck: 2 consecutive 2xx from ")
 
 
-def test_verify_of_a_color_never_deployed_fails_the_structural_check(app: App) -> None:
+def test_verify_of_a_color_never_deployed_fails_every_check_saying_why(app: App) -> None:
+    use_gates(app)
+
     code, report = verify(app, "--color", "green")
 
     assert code == 1
-    assert report["gates"][0]["gate"] == "structure"
-    assert report["gates"][0]["summary"] == (
+    structure, http = report["gates"]
+    assert structure["gate"] == "structure"
+    assert structure["summary"] == (
         f"no Service of green exposes NodePort {app.green} (it has no Service)"
     )
+    assert http["gate"] == "http /healthcheck" and not http["passed"]
+    assert set(http["attempts"]) == {"connection refused"}  # nothing listens on its NodePort
 
 
 @pytest.mark.parametrize(
