@@ -296,7 +296,8 @@ def check_after_switch(run: Run, router: elb.Router, color: Color, commit: str |
         logs.get_logger().info("gates passed", phase="after-switch", checks=len(report.results))
         return
     previous = router.idle
-    back_to = f"{previous} (port {router.ports.of(previous)}, commit {router.commits[previous]})"
+    previous_commit = router.commits.get(previous) or "unknown"
+    back_to = f"{previous} (port {router.ports.of(previous)}, commit {previous_commit})"
     if not run.config.auto_rollback:
         raise GateFailed(
             f"{report.failure()}\ntraffic stays on {color} (auto-rollback is off)",

@@ -61,7 +61,7 @@ class GateReport:
             text = f"{self.phase} gate {result.gate} failed on {self.color} (port {self.port}):"
             text += f" {result.summary}"
             if result.output:
-                text += "\n  last output: " + "\n  | ".join(("", *result.output)).lstrip("\n")
+                text += "\n  last output:" + "".join(f"\n  | {line}" for line in result.output)
             parts.append(text)
         return "\n".join(parts) or f"{self.phase} gates passed on {self.color}"
 
