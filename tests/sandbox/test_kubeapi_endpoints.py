@@ -3,7 +3,9 @@ readiness, read, listed and watched through the official client; and the node th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from kubernetes import client
 
 from bluegreen_hooks.sandbox.kubeapi import KubeEmulator
 
-from .kube_helpers import new_api_client, status_body, wait_for
+from .kube_helpers import new_api_client, new_watch, rc_body, status_body, wait_for
 from .network_helpers import (
     SERVICE_NAME,
     node_address,
@@ -58,7 +60,14 @@ def wait_for_endpoints(
 
 
 def ip(core: Any, pod: str) -> str:
-    return str(core.read_namespaced_pod(pod, "default").status.pod_ip)
+    """The pod's IP, once it has one (it is Pending until the controller starts it)."""
+    pods = wait_for(
+        core.list_namespaced_pod,
+        "default",
+        field_selector=f"metadata.name={pod}",
+        condition=lambda found: pod in found and found[pod].status.pod_ip is not None,
+    )
+    return str(pods[pod].status.pod_ip)
 
 
 def test_ready_pods_are_addresses_and_unready_ones_not_ready_addresses(
@@ -385,3 +394,66 @@ def test_every_service_port_gets_its_endpoint_port(core: Any, discovery: Any) ->
     slices = wait_for_slices(discovery, "web", {"a": READY})
     (piece,) = slices.values()
     assert sorted((p.name, p.port) for p in piece.ports) == [("admin", 9000), ("http", 8080)]
+
+
+def test_endpoints_stay_right_when_a_pass_finds_its_history_expired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst larger than the event history (12 pods made and started in one pass each,
+    history 10) makes the controller resync every Service instead of only the touched ones."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with KubeEmulator(ready_delay=0.05, history_size=10) as emu:
+        api = new_api_client(emu.write_kubeconfig(tmp_path / "kubeconfig"))
+        core: Any = client.CoreV1Api(api)
+        discovery: Any = client.DiscoveryV1Api(api)
+        core.create_namespaced_service("default", service("web", {"app": "web"}, 80))
+        core.create_namespaced_service("default", service("gone", {"app": "web"}, 80))
+        core.create_namespaced_replication_controller(
+            "default", rc_body("web", {"app": "web"}, replicas=12)
+        )
+        core.delete_namespaced_service("gone", "default")
+
+        def endpoints() -> tuple[int, int, list[str]]:
+            slices = discovery.list_namespaced_endpoint_slice("default").items
+            ready = [
+                e
+                for s in slices
+                if s.metadata.labels[SERVICE_NAME] == "web"
+                for e in s.endpoints or []
+                if e.conditions.ready
+            ]
+            (web,) = core.list_namespaced_endpoints("default").items
+            addresses = sum(len(subset.addresses or []) for subset in web.subsets or [])
+            return len(ready), addresses, sorted(s.metadata.labels[SERVICE_NAME] for s in slices)
+
+        deadline = time.monotonic() + 10  # polled: a watch would expire as fast as the history
+        while endpoints() != (12, 12, ["web"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert endpoints() == (12, 12, ["web"])
+        api.close()
+
+
+def test_a_watch_on_slices_sees_them_made_filled_and_removed(core: Any, discovery: Any) -> None:
+    start = discovery.list_namespaced_endpoint_slice("default").metadata.resource_version
+    core.create_namespaced_service("default", service("web", {"app": "web"}))
+    core.create_namespaced_pod("default", web_pod("a", {"app": "web"}))
+    seen: list[tuple[str, list[str]]] = []
+    stream = new_watch().stream(
+        discovery.list_namespaced_endpoint_slice,
+        "default",
+        label_selector=f"{SERVICE_NAME}=web",
+        resource_version=start,
+        timeout_seconds=10,
+    )
+    for event in stream:
+        piece = event["object"]
+        ready = [e.target_ref.name for e in piece.endpoints or [] if e.conditions.ready]
+        seen.append((event["type"], ready))
+        if ready == ["a"] and event["type"] == "MODIFIED":
+            core.delete_namespaced_service("web", "default")
+        if event["type"] == "DELETED":
+            break
+    stream.close()
+    assert seen[0] == ("ADDED", [])  # made at once, empty while the pod is Pending
+    assert seen[-2:] == [("MODIFIED", ["a"]), ("DELETED", ["a"])]
+    assert {kind for kind, _ in seen[1:-1]} == {"MODIFIED"}

@@ -13,7 +13,7 @@ resolve alike share a subset, and a slice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .objects import KINDS, is_pod_ready, prepare_create
@@ -144,7 +144,10 @@ class EndpointsController:
         return touched
 
     def _every_service(self) -> set[ServiceKey]:
-        keys = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in self._services()}
+        keys = {
+            (s["metadata"]["namespace"], s["metadata"]["name"])
+            for s in self.store.snapshots("services")
+        }
         keys |= {
             (e["metadata"]["namespace"], e["metadata"]["name"])
             for e in self.store.snapshots("endpoints")
@@ -156,9 +159,6 @@ class EndpointsController:
             if _managed_slice(s)
         }
         return keys | set(self._routes)
-
-    def _services(self) -> Iterable[Obj]:
-        return self.store.snapshots("services")
 
     # ------------------------------------------------------------------ one service
 
@@ -297,8 +297,8 @@ class EndpointsController:
             by_service: dict[str, list[Obj]] = {}
             for piece in self.store.snapshots("endpointslices", namespace):
                 if _managed_slice(piece):
-                    by_service.setdefault(piece["metadata"]["labels"][SERVICE_NAME_LABEL], [])
-                    by_service[piece["metadata"]["labels"][SERVICE_NAME_LABEL]].append(piece)
+                    owner = piece["metadata"]["labels"][SERVICE_NAME_LABEL]
+                    by_service.setdefault(owner, []).append(piece)
             self._slices[namespace] = by_service
         return self._slices[namespace].get(service, [])
 
