@@ -252,7 +252,8 @@ def validate_service(run: Run, plan: Plan | None = None) -> None:
     if router.active != color:
         raise ValidationFailed(
             f"traffic is on {router.active}, but the plan put it on {color}",
-            hint="someone switched since; check `bluegreen status`",
+            hint="someone switched since (or a failed after-switch gate rolled back);"
+            " check `bluegreen status`",
         )
     colors = run.cluster.readiness_by_color(run.config.application_name)
     readiness = colors[color]

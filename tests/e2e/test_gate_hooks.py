@@ -80,6 +80,13 @@ def test_validate_service_rolls_back_when_the_load_balancer_finds_an_instance_ou
     assert "after-switch gate elb-health failed on blue" in validate.stderr
     assert f"0/1 InService ({instance} OutOfService)" in validate.stderr
     assert "rolled back: traffic is back on green" in validate.stderr
+    listeners = app.listeners()
+
+    rerun = run_hook(app, bundle, "d-ELBHEALTH", "ValidateService")
+
+    assert rerun.returncode == 1  # still a failed deployment, and traffic stays where it is
+    assert "traffic is on green, but the plan put it on blue" in rerun.stderr
+    assert app.listeners() == listeners
 
 
 def test_validate_service_passes_when_every_instance_is_in_service(app: App) -> None:
