@@ -141,3 +141,19 @@ def test_verify_runs_command_gates_in_the_config_folder_with_the_runs_environmen
     assert ran["output"][0] == f"after-switch blue {app.blue} green {app.green} {app.name} {folder}"
     assert ran["output"][1].startswith("verify-")
     assert missing["summary"] == f"cannot run ./missing.sh in {folder}: No such file or directory"
+
+
+def test_an_http_gate_asks_every_node_and_fails_when_one_of_them_does_not_answer(
+    app: App,
+) -> None:
+    use_gates(app, after=[QUICK_HTTP])
+    deployed(app, V1)  # green live, answering on the sandbox's node
+    node = app.sandbox.node_address
+    app.settings(**{"node-addresses": [node, "127.0.0.1"]})  # a second node with nothing there
+
+    code, report = verify(app)
+
+    assert code == 1
+    (http,) = report["gates"]
+    assert set(http["attempts"]) == {f"{node}: 200 OK; 127.0.0.1: connection refused"}
+    assert f"from 2 nodes on port {app.green} within 1.5 s" in http["summary"]
