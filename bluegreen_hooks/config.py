@@ -14,6 +14,7 @@ from typing import Any
 
 from bluegreen_hooks import names
 from bluegreen_hooks.errors import ConfigError
+from bluegreen_hooks.gates.spec import Gates
 from bluegreen_hooks.yaml_errors import yaml_problem_at
 
 CONFIG_NAME = ".oopsrc"
@@ -103,6 +104,9 @@ class Config:
     wait: WaitPolicy = field(default_factory=WaitPolicy)
     template_env: tuple[str, ...] = ()
     preview_elb_name: str | None = None
+    gates: Gates = field(default_factory=Gates)
+    auto_rollback: bool = True
+    node_addresses: tuple[str, ...] | None = None
 
     def require(self, key: str, *, needed_by: str | None = None) -> str:
         """The value of an optional key a command cannot do without; exit 2 when it is unset.
@@ -136,6 +140,9 @@ _KNOWN_KEYS = (
     "wait",
     "template-env",
     "preview-elb-name",
+    "gates",
+    "auto-rollback",
+    "node-addresses",
 )
 _HEALTH_KEYS = ("path", "interval", "timeout", "unhealthy-threshold", "healthy-threshold")
 # The ranges the Classic ELB accepts in ConfigureHealthCheck.
@@ -310,8 +317,11 @@ def _seed_style_members(text: str) -> Mapping[str, Any] | None:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """Validate a parsed mapping; relative template folders resolve against the file's folder."""
+    from bluegreen_hooks.gates import config as gates_config
+
     _reject_unknown(data, _KNOWN_KEYS, path, prefix="")
     templates = Path(_templates(data, path))
+    health_check = _health_check(data, path)
     return Config(
         path=path,
         elb_name=_elb_name(data, "elb-name", path, required=True) or "",
@@ -322,11 +332,14 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         namespace=_dns_label(data, "namespace", path, required=False) or "default",
         templates=templates if templates.is_absolute() else path.parent / templates,
         listeners=_listeners(data, path),
-        health_check=_health_check(data, path),
+        health_check=health_check,
         ready_timeout=_ready_timeout(data, path),
         wait=_wait_policy(data, path),
         template_env=_template_env(data, path),
         preview_elb_name=_elb_name(data, "preview-elb-name", path, required=False),
+        gates=gates_config.parse_gates(data, path, health_check.path),
+        auto_rollback=gates_config.parse_auto_rollback(data, path),
+        node_addresses=gates_config.parse_node_addresses(data, path),
     )
 
 

@@ -25,6 +25,13 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "triggers-service"
 ELB_NAME = "triggers-octoblu-com"
 V1, V2, V3 = "1111111aaaaaaaa", "2222222bbbbbbbb", "3333333dddddddd"
 BROKEN = "broken3cccccccc"
+UNHEALTHY = "unhealthy4eeeee"  # the sandbox's pods of this image turn Ready, then answer 500
+# The default gate (the health-check path, 3 answers in a row), giving up after 3 s, not 60.
+DEMO_GATES = {
+    "before-switch": [
+        {"http": {"path": "/healthcheck", "successes": 3, "timeout": 3, "interval": 0.2}}
+    ]
+}
 
 Checks = list[tuple[str, bool]]
 
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         config = app / ".oopsrc"
         settings = json.loads(config.read_text())
         settings["ready-timeout"] = 4
+        settings["gates"] = DEMO_GATES
         config.write_text(json.dumps(settings, indent=2))
         with Sandbox(Path(folder) / "sandbox", ready_delay=0.5, agent=True) as sandbox:
             sandbox.apply_env()
@@ -114,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
             set_up_app(load_config(config), sandbox.kubeconfig, _created)
             os.chdir(app)  # `bluegreen bundle` writes dist/ here, not where the demo started
             try:
-                checks = _story(shell, sandbox.node_address) + _release_story(shell)
+                checks = (
+                    _story(shell, sandbox.node_address) + _gate_story(shell) + _release_story(shell)
+                )
             finally:
                 os.chdir(started_in)
     failed = [name for name, ok in checks if not ok]
@@ -178,6 +188,33 @@ def _story(shell: Shell, node: str) -> Checks:
     note(f"listeners after:  {describe(after)}")
     checks.append(("certificate intact", all(c for port, _, c in after if port == 443)))
     shell.run("status")
+    return checks
+
+
+def _gate_story(shell: Shell) -> Checks:
+    """A release whose pods are Ready but unhealthy: the before-switch gate keeps it off."""
+    checks: Checks = []
+    say(f"A release ({UNHEALTHY}) whose pods turn Ready but whose health check answers 500")
+    note("readiness alone would switch to it; the gate asks its /healthcheck through the")
+    note("NodePort first (3 answers in a row; this demo's config gives up after 3 s)")
+    idle = shell.status()["idle"]["color"]
+    before = listeners()
+    code = shell.run("deploy", "--commit", UNHEALTHY)
+    after = listeners()
+    checks.append(("unhealthy release stopped by its gate with exit 1", code == 1))
+    checks.append(("listeners untouched by the unhealthy release", before == after))
+    note(f"listeners after:  {describe(after)}")
+    say("Ask the gates by hand, touching nothing: the idle color fails, the live one passes")
+    checks.append(("verify idle fails", shell.run("verify", "--color", idle) == 1))
+    checks.append(
+        (
+            "verify live passes",
+            shell.run(
+                "verify", "--phase", "before-switch", "--color", shell.status()["active"]["color"]
+            )
+            == 0,
+        )
+    )
     return checks
 
 

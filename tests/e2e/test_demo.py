@@ -48,5 +48,15 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     assert answered[0].endswith("image octoblu/triggers-service:2222222bbbbbbbb")
     contexts = [line for line in result.stderr.splitlines() if line.startswith("-- ")]
     deployments = [line for line in contexts if line.startswith("-- triggers-service, deployment ")]
-    assert len(deployments) == 6  # 3 deploys, 2 rollbacks, 1 CodeDeploy deployment
+    assert len(deployments) == 7  # 4 deploys, 2 rollbacks, 1 CodeDeploy deployment
+    # a release whose pods are Ready but answer 500 is stopped by the before-switch gate
+    gated = commands[commands.index("$ bluegreen deploy --commit unhealthy4eeeee") :][:3]
+    assert gated == [
+        "$ bluegreen deploy --commit unhealthy4eeeee",
+        "$ bluegreen verify --color blue",
+        "$ bluegreen verify --phase before-switch --color green",
+    ]
+    assert "error: before-switch gate http /healthcheck failed on blue" in result.stderr
+    assert "500 Internal Server Error x" in result.stderr
+    assert "  FAIL  http /healthcheck: no 3 consecutive 2xx from 127." in result.stdout
     assert "Traceback" not in result.stderr
