@@ -457,3 +457,25 @@ def test_a_watch_on_slices_sees_them_made_filled_and_removed(core: Any, discover
     assert seen[0] == ("ADDED", [])  # made at once, empty while the pod is Pending
     assert seen[-2:] == [("MODIFIED", ["a"]), ("DELETED", ["a"])]
     assert {kind for kind, _ in seen[1:-1]} == {"MODIFIED"}
+
+
+def test_a_foreground_delete_of_a_service_with_ready_pods_finishes(
+    core: Any, apps: Any, discovery: Any
+) -> None:
+    """The slices are the Service's dependents: recreating them while it is being deleted
+    would keep the delete (and the controller) going forever."""
+    apps.create_namespaced_deployment("default", web_deployment("web", {"app": "web"}))
+    core.create_namespaced_service("default", service("web", {"app": "web"}))
+    first, second = ready_pods(core, "app=web", 2)
+    wait_for_slices(discovery, "web", {first.metadata.name: READY, second.metadata.name: READY})
+
+    core.delete_namespaced_service(
+        "web", "default", body=client.V1DeleteOptions(propagation_policy="Foreground")
+    )
+
+    wait_for(core.list_namespaced_service, "default", condition=lambda found: "web" not in found)
+    wait_for(
+        discovery.list_namespaced_endpoint_slice,
+        "default",
+        condition=lambda found: not found,
+    )

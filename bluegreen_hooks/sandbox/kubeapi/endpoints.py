@@ -169,6 +169,12 @@ class EndpointsController:
         if service is None or selector is None:
             self._forget(key)
             return
+        if service["metadata"].get("deletionTimestamp"):
+            # As the real controllers do: a Service being deleted gets no new endpoints (its
+            # slices are its dependents: recreating them would fight a Foreground delete).
+            self._members.pop(key, None)
+            self._routes.pop(key, None)
+            return
         pods = self._selected_pods(namespace, selector)
         publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
         ports = [_Port(spec, _backends(spec, pods, publish)) for spec in _service_ports(service)]
