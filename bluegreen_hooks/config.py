@@ -91,6 +91,7 @@ class Config:
     ready_timeout: float = 200.0
     template_env: tuple[str, ...] = ()
     preview_elb_name: str | None = None
+    load_balancer_type: str = "classic"
 
     def require(self, key: str, *, needed_by: str | None = None) -> str:
         """The value of an optional key a command cannot do without; exit 2 when it is unset.
@@ -123,7 +124,9 @@ _KNOWN_KEYS = (
     "ready-timeout",
     "template-env",
     "preview-elb-name",
+    "load-balancer-type",
 )
+LOAD_BALANCER_TYPES = ("classic", "application", "network")
 _HEALTH_KEYS = ("path", "interval", "timeout", "unhealthy-threshold", "healthy-threshold")
 # The ranges the Classic ELB accepts in ConfigureHealthCheck.
 _HEALTH_RANGES = {
@@ -305,6 +308,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         ready_timeout=_ready_timeout(data, path),
         template_env=_template_env(data, path),
         preview_elb_name=_elb_name(data, "preview-elb-name", path, required=False),
+        load_balancer_type=_load_balancer_type(data, path),
     )
 
 
@@ -361,6 +365,13 @@ def _elb_name(data: Mapping[str, Any], key: str, path: Path, *, required: bool) 
     if value is not None and not _ELB_NAME.match(value):
         raise _fail(path, key, "a load balancer name (letters, digits and '-', at most 32)", value)
     return value
+
+
+def _load_balancer_type(data: Mapping[str, Any], path: Path) -> str:
+    value = data.get("load-balancer-type", "classic")
+    if value not in LOAD_BALANCER_TYPES:
+        raise _fail(path, "load-balancer-type", " or ".join(LOAD_BALANCER_TYPES), value)
+    return str(value)
 
 
 def _deployment_group(data: Mapping[str, Any], path: Path) -> str | None:

@@ -1,4 +1,8 @@
-"""`bluegreen rollback`: traffic back to the idle color, if all its replicas are Ready."""
+"""`bluegreen rollback`: traffic back to the idle color, if it is healthy.
+
+Behind a Classic ELB "healthy" means all its replicas are Ready (Kubernetes' word, asked in a
+child process started first); behind an ALB/NLB it is the idle target group's target health.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,19 @@ def run(args: argparse.Namespace) -> int:
     # (but not without a region: then nothing at all may be asked). The child finds the
     # config exactly as this process does (same arguments, cwd, env).
     require_aws_region(args.config)
-    probe = None if args.force else ReadinessProbe(args.config)
+    from bluegreen_hooks.commands.common import config_from
+
+    config = config_from(args)
+    classic = config.load_balancer_type == "classic"
+    probe = None if args.force or not classic else ReadinessProbe(args.config)
     try:
         from bluegreen_hooks import lifecycle, logs
-        from bluegreen_hooks.commands.common import config_from, new_deployment_id
+        from bluegreen_hooks.commands.common import new_deployment_id
 
-        config = config_from(args)
         deployment_id = new_deployment_id("rollback")
         logs.bind(deployment_id=deployment_id)
         rollback_run = lifecycle.Run(config=config, deployment_id=deployment_id)
-        lifecycle.rollback(rollback_run, probe=probe)
+        lifecycle.rollback(rollback_run, probe=probe, check_health=not args.force and not classic)
     finally:
         if probe is not None:
             probe.cancel()
