@@ -1,0 +1,156 @@
+"""Deploy, rollback, status, repair and preview through an Application Load Balancer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bluegreen_hooks.sandbox.environment import Sandbox
+from tests.e2e.alb import AlbApp, Observer, make_alb_app
+
+V1 = "1111111aaaaaaaa"
+V2 = "2222222bbbbbbbb"
+
+
+@pytest.fixture
+def alb(sandbox: Sandbox, tmp_path: Path) -> AlbApp:
+    return make_alb_app(sandbox, tmp_path)
+
+
+def deploy(alb: AlbApp, commit: str, *extra: str) -> None:
+    result = alb.app.bluegreen("deploy", "--commit", commit, *extra)
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_moves_both_listeners_in_place_keeping_certificate_and_policy(
+    alb: AlbApp,
+) -> None:
+    before = alb.listeners()
+
+    with Observer(alb) as observer:
+        deploy(alb, V1)
+
+    after = alb.listeners()
+    assert alb.colors() == {"green"}
+    assert {p: after[p]["ListenerArn"] for p in after} == {
+        p: before[p]["ListenerArn"] for p in before
+    }  # modified in place, never re-created
+    assert after[443]["Certificates"] == before[443]["Certificates"]
+    assert after[443]["SslPolicy"] == "ELBSecurityPolicy-TLS-1-2-2017-01"
+    assert after[443]["Protocol"] == "HTTPS"
+    assert observer.gaps == []
+    assert observer.green_shares() == [0, 100]
+    assert alb.tags()["green-commit"] == V1
+    assert "bluegreen-switch" not in alb.tags()
+
+
+def test_listener_rules_on_a_color_move_with_the_default_action_and_others_stay(
+    alb: AlbApp,
+) -> None:
+    alb.add_rule(80, "/api/*", alb.arns["blue"], priority=10)
+    alb.add_rule(443, "/api/*", alb.arns["blue"], priority=10)
+    other = alb.foreign_group(f"tg-other-{alb.app.name}"[:32])
+    alb.add_rule(80, "/legacy/*", other, priority=20)
+
+    deploy(alb, V1)
+
+    for port in (80, 443):
+        moved = [r for r in alb.rules(port) if r["Priority"] == "10"]
+        assert [alb.weights(r["Actions"]) for r in moved] == [{"blue": 0, "green": 100}]
+    [legacy] = [r for r in alb.rules(80) if r["Priority"] == "20"]
+    assert legacy["Actions"][0]["TargetGroupArn"] == other
+    assert legacy["Conditions"][0]["Values"] == ["/legacy/*"]
+
+
+def test_status_rollback_and_redeploy_through_the_alb(alb: AlbApp) -> None:
+    deploy(alb, V1)
+    deploy(alb, V2)
+    assert alb.colors() == {"blue"}
+
+    report = alb.app.status()
+    assert report["active"] == {"color": "blue", "port": alb.app.blue, "commit": V2}
+    assert report["idle"] == {"color": "green", "port": alb.app.green, "commit": V1}
+    assert "weights" not in report
+
+    with Observer(alb) as observer:
+        result = alb.app.bluegreen("rollback")
+
+    assert result.returncode == 0, result.stderr
+    assert alb.colors() == {"green"}
+    assert observer.gaps == []
+    assert alb.app.status()["active"]["commit"] == V1
+
+
+def test_rollback_is_refused_when_the_idle_target_group_is_not_healthy(alb: AlbApp) -> None:
+    deploy(alb, V1)
+    alb.stop(alb.sick_node("blue"))
+
+    refused = alb.app.bluegreen("rollback")
+    forced = alb.app.bluegreen("rollback", "--force")
+
+    assert refused.returncode == 1
+    assert "refusing to roll back to blue" in refused.stderr
+    assert "Target.InvalidState" in refused.stderr
+    assert forced.returncode == 0, forced.stderr
+    assert alb.colors() == {"blue"}
+
+
+def test_a_new_color_that_is_not_healthy_gets_no_traffic(alb: AlbApp) -> None:
+    alb.app.settings(**{"ready-timeout": 2})
+    alb.stop(alb.sick_node("green"))
+
+    result = alb.app.bluegreen("deploy", "--commit", V1, "--steps", "10,100")
+
+    assert result.returncode == 1
+    assert "2/3 targets healthy" in result.stderr
+    assert alb.colors() == {"blue"}
+    assert "bluegreen-switch" not in alb.tags()
+
+
+def test_repair_points_disagreeing_listeners_at_one_color(alb: AlbApp) -> None:
+    deploy(alb, V1)
+    alb.forward(80, alb.arns["blue"])
+
+    refused = alb.app.bluegreen("status")
+    repaired = alb.app.bluegreen("repair", "--color", "green")
+
+    assert refused.returncode == 4
+    assert "listeners disagree" in refused.stderr
+    assert "listener 80 on blue" in refused.stderr and "listener 443 on green" in refused.stderr
+    assert repaired.returncode == 0, repaired.stderr
+    assert alb.colors() == {"green"}
+    assert alb.app.status()["active"]["color"] == "green"
+
+
+def test_repair_without_a_color_picks_the_ready_one(alb: AlbApp) -> None:
+    deploy(alb, V1)
+    alb.forward(443, alb.arns["blue"])
+
+    repaired = alb.app.bluegreen("repair")
+
+    assert repaired.returncode == 0, repaired.stderr
+    assert alb.colors() == {"green"}  # only green has pods
+
+
+def test_preview_points_the_classic_preview_elb_at_the_idle_nodeport(alb: AlbApp) -> None:
+    from bluegreen_hooks.sandbox.scenario import create_load_balancer
+
+    preview = f"pv-{alb.app.name}"[:32]
+    create_load_balancer(preview, forward_to=30000, tagged=False)
+    alb.app.settings(**{"preview-elb-name": preview})
+    deploy(alb, V1)
+
+    result = alb.app.bluegreen("preview")
+
+    assert result.returncode == 0, result.stderr
+    found = alb.app.elb.describe_load_balancers(LoadBalancerNames=[preview])
+    ports = {
+        d["Listener"]["InstancePort"]
+        for d in found["LoadBalancerDescriptions"][0]["ListenerDescriptions"]
+    }
+    assert ports == {alb.app.blue}
+    assert alb.colors() == {"green"}
+    report = json.loads(alb.app.bluegreen("status", "--output", "json").stdout)
+    assert report["preview"]["color"] == "blue"
