@@ -66,7 +66,8 @@ class AlbApp:
 
     def rules(self, port: int) -> list[dict[str, Any]]:
         arn = self.listeners()[port]["ListenerArn"]
-        return [r for r in self.elbv2.describe_rules(ListenerArn=arn)["Rules"] if not r["IsDefault"]]
+        found = self.elbv2.describe_rules(ListenerArn=arn)["Rules"]
+        return [rule for rule in found if not rule["IsDefault"]]
 
     def add_rule(self, port: int, path: str, target: str, priority: int) -> str:
         rule = self.elbv2.create_rule(
@@ -103,9 +104,10 @@ class AlbApp:
 
     def sick_node(self, color: str) -> str:
         """A stopped instance registered only in `color`'s group: the group is not healthy."""
-        subnet = self.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [self.arns["vpc"]]}])
+        in_vpc = [{"Name": "vpc-id", "Values": [self.arns["vpc"]]}]
+        subnet = self.ec2.describe_subnets(Filters=in_vpc)["Subnets"][0]["SubnetId"]
         [instance] = self.ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet["Subnets"][0]["SubnetId"]
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet
         )["Instances"]
         self.elbv2.register_targets(
             TargetGroupArn=self.arns[color],
