@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bluegreen_hooks.readiness_probe import ClusterReadiness, ReadinessProbe
 
 PLAN_PREFIX = "bluegreen-plan-"
+PAUSE_LOOK_SECONDS = 2.0  # between two looks at the router while a stepped shift pauses
 
 
 @dataclass
@@ -224,8 +225,7 @@ def shift_in_steps(run: Run, plan: Plan, router: RouterState) -> None:
     try:
         for number, percent in enumerate(run.steps):
             if number:
-                time.sleep(run.pause)  # a signal here stops the shift (and sends traffic back)
-                router = _still_shifting(run, plan)
+                router = _pause(run, plan)
             signals.note(f"traffic split: {percent}% on {plan.color}")
             run.lb.shift(router, plan.color, percent, by=run.deployment_id, step="deploy")
             log.info("traffic shifted", color=plan.color, percent=percent)
@@ -246,6 +246,21 @@ def after_switch_check(run: Run, router: RouterState, color: Color, percent: int
     if problem is not None:
         raise DeployFailed(f"step {percent}% to {color} failed its check: {problem}")
     logs.get_logger().info("step checked", color=color, percent=percent)
+
+
+def _pause(run: Run, plan: Plan) -> RouterState:
+    """Wait `run.pause` seconds between two steps, looking every few seconds whether the shift
+    was undone and whether the new color's targets are still all healthy."""
+    deadline = time.monotonic() + run.pause
+    while True:
+        router = _still_shifting(run, plan)
+        problem = run.lb.health_problem(router, plan.color)
+        if problem is not None:
+            raise DeployFailed(f"{plan.color} failed while taking part of the traffic: {problem}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return router
+        time.sleep(min(remaining, PAUSE_LOOK_SECONDS))  # a signal here sends traffic back
 
 
 def _still_shifting(run: Run, plan: Plan) -> RouterState:

@@ -206,8 +206,8 @@ class Elbv2Router:
         balancer: dict[str, Any] = found["LoadBalancers"][0]
         if balancer["Type"] != self.kind:
             raise ConfigError(
-                f"{self.config.path}: key 'elb-name': {self.config.elb_name!r} is not a "
-                f"{LABELS[self.kind]}: it is a {LABELS.get(balancer['Type'], balancer['Type'])}",
+                f"{self.config.path}: key 'elb-name': {self.config.elb_name!r} is not "
+                f"{LABELS[self.kind]}: it is {LABELS.get(balancer['Type'], balancer['Type'])}",
                 hint=f'set "load-balancer-type": "{balancer["Type"]}" in {self.config.path}',
             )
         return balancer

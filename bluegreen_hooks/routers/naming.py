@@ -7,9 +7,9 @@ from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import ConfigError
 
 LABELS = {
-    "classic": "Classic ELB",
-    "application": "Application Load Balancer",
-    "network": "Network Load Balancer",
+    "classic": "a Classic ELB",
+    "application": "an Application Load Balancer",
+    "network": "a Network Load Balancer",
 }
 
 
@@ -19,11 +19,11 @@ def not_found(config: Config, kind: str) -> ConfigError:
     where = f"{config.path}: key 'elb-name': "
     if found is not None:
         return ConfigError(
-            f"{where}{config.elb_name!r} is not a {LABELS[kind]}: it is a {LABELS[found]}",
+            f"{where}{config.elb_name!r} is not {LABELS[kind]}: it is {LABELS[found]}",
             hint=f'set "load-balancer-type": "{found}" in {config.path}',
         )
     return ConfigError(
-        f"{where}no {LABELS[kind]} named {config.elb_name!r}",
+        f"{where}there is no load balancer of type {kind} named {config.elb_name!r}",
         hint="check elb-name, load-balancer-type and the region "
         "(config 'region' or AWS_DEFAULT_REGION)",
     )
