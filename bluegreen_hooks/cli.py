@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bluegreen",
         description=(
-            "Blue/green deploys of a Kubernetes application behind an AWS Classic ELB.\n"
-            "The ELB's `blue` and `green` tags hold each color's NodePort; its listeners\n"
-            "say which color is live."
+            "Blue/green deploys of a Kubernetes application behind an AWS load balancer.\n"
+            "A Classic ELB's `blue` and `green` tags hold each color's NodePort (an ALB's name\n"
+            "each color's target group); its listeners say which color is live."
         ),
         epilog=(
             "examples:\n"
