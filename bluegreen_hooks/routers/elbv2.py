@@ -307,8 +307,8 @@ class Elbv2Router:
                 get_logger().info(
                     "listener switched" if place.rule is None else "listener rule switched",
                     listener=place.port,
-                    rule=place.rule,
-                    weights=weights,
+                    **({"rule": place.rule} if place.rule else {}),
+                    to=_describe(weights),
                 )
                 moved.append(place)
         return sorted({place.port for place in moved})
