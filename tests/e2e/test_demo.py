@@ -28,7 +28,10 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     assert "$ bluegreen rollback" in commands
     assert "$ bluegreen deploy --commit broken3cccccccc" in commands
     release_path = commands[
-        commands.index("$ bluegreen bundle --commit 3333333dddddddd --upload") :
+        commands.index("$ bluegreen bundle --commit 3333333dddddddd --upload") : commands.index(
+            "$ oops preview"
+        )
+        + 1
     ]
     assert release_path == [
         "$ bluegreen bundle --commit 3333333dddddddd --upload",
@@ -43,5 +46,16 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     assert "<- active (blue)" in result.stdout
     contexts = [line for line in result.stderr.splitlines() if line.startswith("-- ")]
     deployments = [line for line in contexts if line.startswith("-- triggers-service, deployment ")]
-    assert len(deployments) == 6  # 3 deploys, 2 rollbacks, 1 CodeDeploy deployment
+    alb_path = commands[commands.index("$ oops preview") + 1 :]
+    assert alb_path == [
+        "$ bluegreen status",
+        "$ bluegreen deploy --commit 1111111aaaaaaaa",
+        "$ bluegreen deploy --commit 2222222bbbbbbbb --steps 10,50,100 --pause 1",
+        "$ bluegreen rollback",
+        "$ bluegreen status",
+    ]
+    assert "listeners: 80 -> blue 90% green 10%" not in result.stdout  # steps end at 100
+    assert "80 -> green 100%, 443 -> green 100% (certificate kept)" in result.stdout
+    # 3 deploys, 2 rollbacks, 1 CodeDeploy deployment; behind the ALB 2 deploys, 1 rollback
+    assert len(deployments) == 9
     assert "Traceback" not in result.stderr
