@@ -1,7 +1,8 @@
 """`bluegreen rollback`: traffic back to the idle color, if it is healthy.
 
-Behind a Classic ELB "healthy" means all its replicas are Ready (Kubernetes' word, asked in a
-child process started first); behind an ALB/NLB it is the idle target group's target health.
+Behind a Classic ELB "healthy" means all its replicas are Ready and no deploy holds the lock
+(Kubernetes' word, asked in a child process started first); behind an ALB/NLB it is the
+target health of the color's target group (AWS's word), and the child is stopped at once.
 """
 
 from __future__ import annotations
@@ -17,19 +18,20 @@ def run(args: argparse.Namespace) -> int:
     # (but not without a region: then nothing at all may be asked). The child finds the
     # config exactly as this process does (same arguments, cwd, env).
     require_aws_region(args.config)
-    from bluegreen_hooks.commands.common import config_from
-
-    config = config_from(args)
-    classic = config.load_balancer_type == "classic"
-    probe = None if args.force or not classic else ReadinessProbe(args.config)
+    probe = None if args.force else ReadinessProbe(args.config)
     try:
         from bluegreen_hooks import lifecycle, logs
-        from bluegreen_hooks.commands.common import new_deployment_id
+        from bluegreen_hooks.commands.common import config_from, new_deployment_id
 
+        config = config_from(args)
+        judged_by_aws = config.load_balancer_type != "classic"
+        if probe is not None and judged_by_aws:
+            probe.cancel()
+            probe = None
         deployment_id = new_deployment_id("rollback")
         logs.bind(deployment_id=deployment_id)
         rollback_run = lifecycle.Run(config=config, deployment_id=deployment_id)
-        lifecycle.rollback(rollback_run, probe=probe, check_health=not args.force and not classic)
+        lifecycle.rollback(rollback_run, probe=probe, check_health=judged_by_aws and not args.force)
     finally:
         if probe is not None:
             probe.cancel()

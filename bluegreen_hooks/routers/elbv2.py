@@ -217,22 +217,14 @@ class Elbv2Router:
         return {t["Key"]: t.get("Value", "") for d in found for t in d.get("Tags", [])}
 
     def _groups(self, names: dict[Color, str]) -> tuple[dict[Color, str], Ports]:
-        """Each color's target group ARN, and its port (the color's NodePort)."""
-        arns: dict[Color, str] = {}
-        ports: dict[Color, int] = {}
-        for color in COLORS:
-            try:
-                found = self.client.describe_target_groups(Names=[names[color]])
-            except self.client.exceptions.TargetGroupNotFoundException as exc:
-                raise InconsistentState(
-                    f"load balancer {self.config.elb_name}: tag '{color}' names target group "
-                    f"{names[color]!r}, which does not exist",
-                    hint=f"create it on the {color} NodePort: aws elbv2 create-target-group "
-                    f"--name {names[color]} --protocol HTTP --port <{color} NodePort> "
-                    "--vpc-id <vpc> --target-type instance, then register the nodes",
-                ) from exc
-            group = found["TargetGroups"][0]
-            arns[color], ports[color] = group["TargetGroupArn"], int(group["Port"])
+        """Each color's target group ARN, and its port (the color's NodePort): one call."""
+        try:
+            found = self.client.describe_target_groups(Names=[names[c] for c in COLORS])
+        except self.client.exceptions.TargetGroupNotFoundException as exc:
+            raise self._missing_group(names) from exc
+        by_name = {group["TargetGroupName"]: group for group in found["TargetGroups"]}
+        arns = {c: str(by_name[names[c]]["TargetGroupArn"]) for c in COLORS}
+        ports = {c: int(by_name[names[c]]["Port"]) for c in COLORS}
         if ports["blue"] == ports["green"]:
             raise InconsistentState(
                 f"load balancer {self.config.elb_name}: target groups {names['blue']} and "
@@ -241,6 +233,21 @@ class Elbv2Router:
                 "other color's port",
             )
         return arns, Ports(blue=ports["blue"], green=ports["green"])
+
+    def _missing_group(self, names: dict[Color, str]) -> InconsistentState:
+        """Which tag names a target group that does not exist (asked one at a time)."""
+        for color in COLORS:
+            try:
+                self.client.describe_target_groups(Names=[names[color]])
+            except self.client.exceptions.TargetGroupNotFoundException:
+                break
+        return InconsistentState(
+            f"load balancer {self.config.elb_name}: tag '{color}' names target group "
+            f"{names[color]!r}, which does not exist",
+            hint=f"create it on the {color} NodePort: aws elbv2 create-target-group "
+            f"--name {names[color]} --protocol HTTP --port <{color} NodePort> "
+            "--vpc-id <vpc> --target-type instance, then register the nodes",
+        )
 
     def _places(self, arn: str, groups: dict[Color, str]) -> tuple[Place, ...]:
         listeners = self.client.describe_listeners(LoadBalancerArn=arn)["Listeners"]
