@@ -312,10 +312,14 @@ def validate_service(run: Run, plan: Plan | None = None) -> None:
             f"{color} is live but only {readiness.ready}/{readiness.desired} replicas are Ready"
         )
     problem = run.lb.health_problem(router, color)
-    if problem is not None:
+    if problem is not None and not run.lb.judges_health:
         raise ValidationFailed(
             problem, hint="rerun ApplicationStart (`bluegreen hook ApplicationStart`)"
         )
+    if problem is not None:  # the load balancer finds the live color unhealthy
+        if run.lb.health_problem(router, router.idle) is None:
+            _fall_back(run, router, colors[router.idle])
+        raise ValidationFailed(f"{color} is live but not healthy: {problem}")
     logs.get_logger().info("validated", color=color, port=port, ready=readiness.ready)
 
 

@@ -107,6 +107,7 @@ def test_a_new_color_that_is_not_healthy_gets_no_traffic(alb: AlbApp) -> None:
     assert "2/3 targets healthy" in result.stderr
     assert alb.colors() == {"blue"}
     assert "bluegreen-switch" not in alb.tags()
+    assert "bluegreen-switch" not in alb.tags()
 
 
 def test_repair_points_disagreeing_listeners_at_one_color(alb: AlbApp) -> None:
@@ -154,3 +155,50 @@ def test_preview_points_the_classic_preview_elb_at_the_idle_nodeport(alb: AlbApp
     assert alb.colors() == {"green"}
     report = json.loads(alb.app.bluegreen("status", "--output", "json").stdout)
     assert report["preview"]["color"] == "blue"
+
+
+def test_the_codedeploy_hooks_switch_and_validate_through_the_alb(alb: AlbApp) -> None:
+    from tests.e2e.test_hooks import EVENTS, run_hook, unpack_bundle
+
+    bundle = unpack_bundle(alb.app, "d-ALB0001")
+    for event in EVENTS:
+        result = run_hook(alb.app, bundle, "d-ALB0001", event)
+        assert result.returncode == 0, f"{event}: {result.stderr}"
+
+    assert alb.colors() == {"green"}
+    assert alb.app.status()["active"]["commit"] == "3333333cccccccc"
+
+
+def test_validate_service_fails_when_the_live_target_group_turns_unhealthy(alb: AlbApp) -> None:
+    from tests.e2e.test_hooks import run_hook, unpack_bundle
+
+    deploy(alb, V1)  # green runs V1; the hooks release to blue
+    bundle = unpack_bundle(alb.app, "d-ALB0002")
+    for event in ("BeforeInstall", "ApplicationStart"):
+        assert run_hook(alb.app, bundle, "d-ALB0002", event).returncode == 0
+    assert alb.colors() == {"blue"}
+    alb.stop(alb.sick_node("blue"))
+
+    result = run_hook(alb.app, bundle, "d-ALB0002", "ValidateService")
+
+    assert result.returncode == 1
+    assert "blue is live but not healthy" in result.stderr
+    assert "2/3 targets healthy" in result.stderr
+    assert alb.colors() == {"green"}  # back on the old color, healthy and Ready
+    assert alb.app.status()["active"]["commit"] == V1
+
+
+def test_validate_leaves_traffic_when_the_old_color_is_not_healthy_either(alb: AlbApp) -> None:
+    from tests.e2e.test_hooks import run_hook, unpack_bundle
+
+    deploy(alb, V1)
+    bundle = unpack_bundle(alb.app, "d-ALB0003")
+    for event in ("BeforeInstall", "ApplicationStart"):
+        assert run_hook(alb.app, bundle, "d-ALB0003", event).returncode == 0
+    alb.stop(alb.sick_node("blue"))
+    alb.stop(alb.sick_node("green"))
+
+    result = run_hook(alb.app, bundle, "d-ALB0003", "ValidateService")
+
+    assert result.returncode == 1
+    assert alb.colors() == {"blue"}  # nowhere better to go
