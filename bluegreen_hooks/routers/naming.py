@@ -23,7 +23,8 @@ def not_found(config: Config, kind: str) -> ConfigError:
             hint=f'set "load-balancer-type": "{found}" in {config.path}',
         )
     return ConfigError(
-        f"{where}there is no load balancer of type {kind} named {config.elb_name!r}",
+        f"{where}load balancer {config.elb_name!r} not found (of any type; the config says "
+        f"{LABELS[kind]})",
         hint="check elb-name, load-balancer-type and the region "
         "(config 'region' or AWS_DEFAULT_REGION)",
     )

@@ -123,7 +123,8 @@ def test_a_name_no_load_balancer_has_is_refused(alb: AlbApp) -> None:
 
     stderr = refused(alb, 2, "status")
 
-    assert "no load balancer of type application named 'nobody-has-this'" in stderr
+    assert "load balancer 'nobody-has-this' not found" in stderr
+    assert "the config says an Application Load Balancer" in stderr
 
 
 @pytest.mark.parametrize(
