@@ -440,8 +440,9 @@ def _public_ports(config: Config, found: list[int]) -> list[int]:
 def _active_color(state: Elbv2State, accept: Accept) -> Color:
     """The live color; raises InconsistentState for any state `accept` does not let through.
 
-    A recorded shift is let through whenever every listener agrees on its split: that is a
-    shift under way, which `status` shows; the color live before it is the active one.
+    A recorded shift is let through whenever every listener agrees on a split: that is a
+    shift under way, which `status` shows; the color live before it is the active one. A
+    record beside listeners that disagree, or that all moved already, is an unfinished one.
     """
     name = state.elb_name
     switch = state.switch
@@ -458,7 +459,8 @@ def _active_color(state: Elbv2State, accept: Accept) -> Color:
                 hint="point it at one color with `bluegreen repair --color C`",
             )
     if switch is not None:
-        if agreed is None and accept != "unfinished":
+        under_way = agreed is not None and 0 < agreed["blue"] < 100
+        if not under_way and accept != "unfinished":
             raise InconsistentState(
                 f"load balancer {name}: a shift to {switch.target} ({switch.step} "
                 f"{switch.by}) did not finish: {state.state()}",

@@ -90,3 +90,28 @@ def test_a_refused_listener_move_changes_nothing(alb: AlbApp) -> None:
     assert result.returncode == 1
     assert "AccessDenied" in result.stderr
     assert alb.listeners() == before
+
+
+def test_a_shift_killed_before_its_record_was_cleared_is_finished_by_repair(alb: AlbApp) -> None:
+    faults = alb.app.sandbox.aws.faults
+
+    run_until_killed(  # the 4th ModifyListener is 443's last move; the record clear comes next
+        alb.app,
+        "deploy",
+        "--commit",
+        V1,
+        "--steps",
+        "50,100",
+        arm=lambda kill: faults.after("ModifyListener", kill, nth=4),
+    )
+
+    assert alb.colors() == {"green"}
+    assert "bluegreen-switch" in alb.tags()
+    status = alb.app.bluegreen("status")
+    assert status.returncode == 4
+    assert "did not finish" in status.stderr
+    repaired = alb.app.bluegreen("repair")
+    assert repaired.returncode == 0, repaired.stderr
+    assert alb.colors() == {"green"}
+    assert "bluegreen-switch" not in alb.tags()
+    assert alb.app.status()["active"]["color"] == "green"
