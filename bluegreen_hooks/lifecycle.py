@@ -226,7 +226,7 @@ def shift_in_steps(run: Run, plan: Plan, router: RouterState) -> None:
         for number, percent in enumerate(run.steps):
             if number:
                 router = _pause(run, plan)
-            signals.note(f"traffic split: {percent}% on {plan.color}")
+            signals.note(f"{percent}% of traffic on {plan.color}, sent back to {plan.old_color}")
             run.lb.shift(router, plan.color, percent, by=run.deployment_id, step="deploy")
             log.info("traffic shifted", color=plan.color, percent=percent)
             router = run.router(accept="unfinished")
