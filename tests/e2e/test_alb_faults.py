@@ -115,3 +115,20 @@ def test_a_shift_killed_before_its_record_was_cleared_is_finished_by_repair(alb:
     assert alb.colors() == {"green"}
     assert "bluegreen-switch" not in alb.tags()
     assert alb.app.status()["active"]["color"] == "green"
+
+
+def test_steps_and_rollback_get_through_throttling(alb: AlbApp) -> None:
+    faults = alb.app.sandbox.aws.faults
+    before = faults.injected["Throttling"] + faults.injected["ServiceUnavailable"]
+    faults.transient(0.25, seed=9)
+    try:
+        deployed = alb.app.bluegreen("deploy", "--commit", V1, "--steps", "30,100")
+        rolled_back = alb.app.bluegreen("rollback", "--force")
+    finally:
+        faults.clear()
+
+    assert deployed.returncode == 0, deployed.stderr
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert faults.injected["Throttling"] + faults.injected["ServiceUnavailable"] > before
+    assert alb.colors() == {"blue"}
+    assert "bluegreen-switch" not in alb.tags()
