@@ -202,3 +202,14 @@ def test_validate_leaves_traffic_when_the_old_color_is_not_healthy_either(alb: A
 
     assert result.returncode == 1
     assert alb.colors() == {"blue"}  # nowhere better to go
+
+
+def test_render_takes_the_idle_colors_nodeport_from_its_target_group(alb: AlbApp) -> None:
+    green = alb.elbv2.describe_target_groups(TargetGroupArns=[alb.arns["green"]])
+
+    result = alb.app.bluegreen("render", "--commit", V1)
+
+    assert result.returncode == 0, result.stderr
+    assert green["TargetGroups"][0]["Port"] == alb.app.green
+    assert f"nodePort: {alb.app.green}" in result.stdout
+    assert alb.colors() == {"blue"}
