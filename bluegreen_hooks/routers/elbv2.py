@@ -146,10 +146,8 @@ class Elbv2State:
             weights = self.weights_of(place)
             if weights is None:
                 where = "on neither color"
-            elif weights["blue"] in (0, 100):
-                where = f"on {'blue' if weights['blue'] else 'green'}"
             else:
-                where = f"blue {weights['blue']}% green {weights['green']}%"
+                where = ("on " if weights["blue"] in (0, 100) else "") + _describe(weights)
             parts.append(f"{place.describe()} {where}")
         return ", ".join(parts)
 
