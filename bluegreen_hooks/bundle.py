@@ -1,7 +1,8 @@
 """The CodeDeploy revision of an application: a deterministic zip named for its commit.
 
 Contents: `appspec.yml` and the `hooks/` shims (the application's own, else the defaults
-below), the config as `.oopsrc`, the template folder, and `RELEASE` (commit and CI build).
+below), the config as `.oopsrc`, the template folder, the scripts command gates name, and
+`RELEASE` (commit and CI build).
 Entries are sorted, with fixed timestamps (`SOURCE_DATE_EPOCH`, else 1980-01-01) and fixed
 permissions (0755 for executables, 0644 otherwise): the same inputs give the same bytes.
 """
@@ -22,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from bluegreen_hooks.config import CONFIG_NAME, MAX_HOOK_TIMEOUT, Config
 from bluegreen_hooks.errors import UsageError
+from bluegreen_hooks.gates.spec import longest_seconds
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.plan import check_commit
 from bluegreen_hooks.release import RELEASE_FILE
@@ -36,6 +38,7 @@ HOOKS: dict[str, tuple[str, int]] = {
     "ValidateService": ("validate-service", 300),
 }
 START_MARGIN = 300  # ApplicationStart: the lock, the workload and the switch, beyond the wait
+VALIDATE_MARGIN = 120  # ValidateService: readiness, and a rollback, beyond the after-switch gates
 _ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
 # CI variables recorded in RELEASE, first match wins per field (Travis, then Jenkins-style).
 _BUILD_URL_VARS = ("TRAVIS_BUILD_WEB_URL", "BUILD_URL")
@@ -100,16 +103,52 @@ def collect_entries(config: Config, commit: str, environ: Mapping[str, str]) -> 
     if own_appspec.is_file():
         entries[APPSPEC] = _entry(APPSPEC, own_appspec)
     else:
-        entries[APPSPEC] = Entry(APPSPEC, default_appspec(config.ready_timeout).encode())
+        appspec = default_appspec(
+            config.ready_timeout,
+            before_gates=longest_seconds(config.gates.before_switch),
+            after_gates=longest_seconds(config.gates.after_switch),
+        )
+        entries[APPSPEC] = Entry(APPSPEC, appspec.encode())
     # Ours too: CodeDeploy's one-hour cap leaves a ready-timeout over 3300 s no room to switch.
-    check_start_timeout(entries[APPSPEC].data, config.ready_timeout)
+    check_start_timeout(
+        entries[APPSPEC].data,
+        config.ready_timeout,
+        gate_seconds=longest_seconds(config.gates.before_switch),
+    )
     for event, (shim, _) in HOOKS.items():
         name = f"{HOOKS_DIR}/{shim}"
         entries[name] = Entry(name, default_shim(event).encode(), executable=True)
     if (root / HOOKS_DIR).is_dir():
         for name, path in _files_under(root / HOOKS_DIR, root, what="hooks folder").items():
             entries[name] = _entry(name, path)
+    for name, path in gate_scripts(config).items():
+        entries.setdefault(name, _entry(name, path))
     return list(entries.values())
+
+
+def gate_scripts(config: Config) -> dict[str, Path]:
+    """The scripts command gates run (their first word, when it is a relative path to a file
+    under the config's folder), so that the hooks find them at the bundle root."""
+    import shlex
+
+    from bluegreen_hooks.gates.spec import CommandGate
+
+    root = config.path.parent.resolve()
+    found: dict[str, Path] = {}
+    for gate in (*config.gates.before_switch, *config.gates.after_switch):
+        if not isinstance(gate, CommandGate):
+            continue
+        try:
+            words = shlex.split(gate.run) if isinstance(gate.run, str) else list(gate.run)
+        except ValueError:  # unbalanced quotes: the shell will say so when it runs
+            continue
+        program = words[0] if words else ""
+        if "/" not in program or program.startswith("/"):
+            continue
+        path = (root / program).resolve()
+        if path.is_file() and path.is_relative_to(root):
+            found[path.relative_to(root).as_posix()] = path
+    return found
 
 
 def _files_under(folder: Path, root: Path, *, what: str) -> dict[str, Path]:
@@ -175,8 +214,11 @@ def write_zip(entries: list[Entry], epoch: int) -> bytes:
     return buffer.getvalue()
 
 
-def default_appspec(ready_timeout: float = 200.0) -> str:
-    """The three hooks; ApplicationStart outlasts `ready-timeout` (CodeDeploy allows 3600 s)."""
+def default_appspec(
+    ready_timeout: float = 200.0, *, before_gates: float = 0.0, after_gates: float = 0.0
+) -> str:
+    """The three hooks; ApplicationStart outlasts `ready-timeout` and the before-switch gates,
+    ValidateService the after-switch gates (CodeDeploy allows 3600 s)."""
     lines = [
         "# CodeDeploy application specification, written by `bluegreen bundle`.",
         "# Each hook runs `python3 -m bluegreen_hooks hook <Event>` (see hooks/).",
@@ -186,13 +228,20 @@ def default_appspec(ready_timeout: float = 200.0) -> str:
     ]
     for event, (shim, timeout) in HOOKS.items():
         if event == "ApplicationStart":
-            timeout = min(MAX_HOOK_TIMEOUT, max(timeout, math.ceil(ready_timeout) + START_MARGIN))
+            needed = math.ceil(ready_timeout + before_gates) + START_MARGIN
+            timeout = min(MAX_HOOK_TIMEOUT, max(timeout, needed))
+        elif event == "ValidateService":
+            needed = math.ceil(after_gates) + VALIDATE_MARGIN
+            timeout = min(MAX_HOOK_TIMEOUT, max(timeout, needed))
         lines += [f"  {event}:", f"    - location: {HOOKS_DIR}/{shim}", f"      timeout: {timeout}"]
     return "\n".join(lines) + "\n"
 
 
-def check_start_timeout(appspec_text: bytes, ready_timeout: float) -> None:
-    """Warn when the agent would kill ApplicationStart before it can wait `ready-timeout`."""
+def check_start_timeout(
+    appspec_text: bytes, ready_timeout: float, *, gate_seconds: float = 0.0
+) -> None:
+    """Warn when the agent would kill ApplicationStart before it can wait `ready-timeout` and
+    run the before-switch gates (`gate_seconds` at most)."""
     import yaml
 
     try:
@@ -204,16 +253,19 @@ def check_start_timeout(appspec_text: bytes, ready_timeout: float) -> None:
             f"{APPSPEC}: cannot read its hooks: {exc}",
             hint="see the appspec.yml of bluegreen-hooks for the expected shape",
         ) from exc
-    needed = math.ceil(ready_timeout) + START_MARGIN
+    needed = math.ceil(ready_timeout + gate_seconds) + START_MARGIN
     if scripts and total < needed:
         get_logger().warning(
             "ApplicationStart may be killed before its pods are Ready",
             application_start_timeout=total,
             ready_timeout=ready_timeout,
+            before_switch_gates=gate_seconds,
             fix=f"raise the ApplicationStart timeout in {APPSPEC} to at least {needed}"
             if needed <= MAX_HOOK_TIMEOUT
-            else f"lower ready-timeout to at most {MAX_HOOK_TIMEOUT - START_MARGIN}: CodeDeploy"
-            f" stops a hook after {MAX_HOOK_TIMEOUT} s and the switch needs {START_MARGIN} more",
+            else f"lower ready-timeout to at most"
+            f" {MAX_HOOK_TIMEOUT - START_MARGIN - math.ceil(gate_seconds)}: CodeDeploy stops a"
+            f" hook after {MAX_HOOK_TIMEOUT} s and the switch needs {START_MARGIN} more"
+            + (f" after the before-switch gates' {gate_seconds:g} s" if gate_seconds else ""),
         )
 
 

@@ -177,6 +177,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output(readiness)
 
+    verify = _command(
+        sub,
+        "verify",
+        "run the health gates against the live or idle color by hand; touches nothing",
+        "  bluegreen verify                                 # after-switch gates, live color\n"
+        "  bluegreen verify --color green --phase before-switch --output json",
+        parents=[common],
+    )
+    verify.add_argument(
+        "--color",
+        choices=("blue", "green"),
+        help="the color to check (default: the live one; the idle one with --phase before-switch)",
+    )
+    verify.add_argument(
+        "--phase",
+        choices=("before-switch", "after-switch"),
+        help="which gates (default: before-switch for the idle color, after-switch for the"
+        " live one); before-switch starts with the structural check of Service and endpoints",
+    )
+    _add_output(verify)
+
     unlock = _command(
         sub,
         "unlock",
@@ -236,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--env-file", default="sandbox.env", help="where to write the env file")
     sandbox.add_argument(
         "--ready-delay", type=float, default=1.0, help="seconds until a new pod is Ready"
+    )
+    sandbox.add_argument(
+        "--node-address",
+        default="auto",
+        metavar="IP",
+        help="the node's loopback address (its InternalIP), where each NodePort answers HTTP"
+        " for its Ready pods (default: one of its own, 127.x.y.z; e.g. 127.0.0.1)",
     )
 
     bundle = _command(

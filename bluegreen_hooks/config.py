@@ -15,6 +15,7 @@ from typing import Any
 
 from bluegreen_hooks import names
 from bluegreen_hooks.errors import ConfigError
+from bluegreen_hooks.gates.spec import Gates
 from bluegreen_hooks.yaml_errors import yaml_problem_at
 
 CONFIG_NAME = ".oopsrc"
@@ -92,6 +93,9 @@ class Config:
     template_env: tuple[str, ...] = ()
     preview_elb_name: str | None = None
     load_balancer_type: str = "classic"
+    gates: Gates = field(default_factory=Gates)
+    auto_rollback: bool = True
+    node_addresses: tuple[str, ...] | None = None
 
     def require(self, key: str, *, needed_by: str | None = None) -> str:
         """The value of an optional key a command cannot do without; exit 2 when it is unset.
@@ -125,6 +129,9 @@ _KNOWN_KEYS = (
     "template-env",
     "preview-elb-name",
     "load-balancer-type",
+    "gates",
+    "auto-rollback",
+    "node-addresses",
 )
 LOAD_BALANCER_TYPES = ("classic", "application", "network")
 _HEALTH_KEYS = ("path", "interval", "timeout", "unhealthy-threshold", "healthy-threshold")
@@ -292,8 +299,11 @@ def _seed_style_members(text: str) -> Mapping[str, Any] | None:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """Validate a parsed mapping; relative template folders resolve against the file's folder."""
+    from bluegreen_hooks.gates import config as gates_config
+
     _reject_unknown(data, _KNOWN_KEYS, path, prefix="")
     templates = Path(_templates(data, path))
+    health_check = _health_check(data, path)
     return Config(
         path=path,
         elb_name=_elb_name(data, "elb-name", path, required=True) or "",
@@ -304,11 +314,14 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         namespace=_dns_label(data, "namespace", path, required=False) or "default",
         templates=templates if templates.is_absolute() else path.parent / templates,
         listeners=_listeners(data, path),
-        health_check=_health_check(data, path),
+        health_check=health_check,
         ready_timeout=_ready_timeout(data, path),
         template_env=_template_env(data, path),
         preview_elb_name=_elb_name(data, "preview-elb-name", path, required=False),
         load_balancer_type=_load_balancer_type(data, path),
+        gates=gates_config.parse_gates(data, path, health_check.path),
+        auto_rollback=gates_config.parse_auto_rollback(data, path),
+        node_addresses=gates_config.parse_node_addresses(data, path),
     )
 
 

@@ -49,6 +49,10 @@ class ValidationFailed(DeployFailed):
     """The router or the workload is not what the plan says."""
 
 
+class GateFailed(DeployFailed):
+    """A health gate failed: before the switch nothing moved; after it, see the message."""
+
+
 class LockHeld(BluegreenError):
     """Another deploy holds the application's lock."""
 

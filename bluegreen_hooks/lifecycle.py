@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bluegreen_hooks import logs, signals
-from bluegreen_hooks.colors import COLORS, Color
+from bluegreen_hooks.colors import COLORS, Color, Ports
 from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import (
     BluegreenError,
     DeployFailed,
+    GateFailed,
     InconsistentState,
     Interrupted,
     LockHeld,
@@ -158,6 +159,7 @@ def application_start(run: Run, plan: Plan | None = None) -> Plan:
             router = finish_switch(run, router)
         _check_still_idle(run, plan, router)
         release(run, plan, router)
+        check_before_switch(run, plan)
         held.check()  # never switch on a lock that someone else took over
         switch(run, plan, run.router())
     finally:
@@ -193,6 +195,30 @@ def release(run: Run, plan: Plan, router: RouterState) -> None:
     cluster.wait_ready(
         plan.workloads, run.config.ready_timeout, color=plan.color, commit=plan.commit
     )
+
+
+def check_before_switch(run: Run, plan: Plan) -> None:
+    """The structural check and the before-switch gates on the new color: no listener moves
+    unless they pass."""
+    from bluegreen_hooks import gates
+
+    run.step("gates")
+    report = gates.run_phase(
+        run, "before-switch", plan.color, ports=plan_ports(plan), commit=plan.commit
+    )
+    if not report.passed:
+        raise GateFailed(
+            report.failure(),
+            hint=f"traffic untouched on {plan.old_color}; fix the release and deploy again"
+            f" (`bluegreen verify --color {plan.color} --phase before-switch` reruns the checks)",
+        )
+    logs.get_logger().info("gates passed", phase="before-switch", checks=len(report.results))
+
+
+def plan_ports(plan: Plan) -> Ports:
+    if plan.color == "blue":
+        return Ports(blue=plan.port, green=plan.old_port)
+    return Ports(blue=plan.old_port, green=plan.port)
 
 
 def switch(run: Run, plan: Plan, router: RouterState) -> None:
@@ -238,13 +264,19 @@ def shift_in_steps(run: Run, plan: Plan, router: RouterState) -> None:
 
 
 def after_switch_check(run: Run, router: RouterState, color: Color, percent: int) -> None:
-    """The check after each step of a shift: the new color's targets all healthy.
-
-    (The one place the after-switch gates of issue 8 plug in.)
-    """
+    """The checks after each step of a shift: the new color's targets all healthy, then the
+    after-switch gates (after the last step ValidateService runs those, as for any deploy)."""
     problem = run.lb.health_problem(router, color)
     if problem is not None:
         raise DeployFailed(f"step {percent}% to {color} failed its check: {problem}")
+    if percent < 100 and run.config.gates.after_switch:
+        from bluegreen_hooks import gates
+
+        report = gates.run_phase(
+            run, "after-switch", color, ports=router.ports, commit=router.commits.get(color)
+        )
+        if not report.passed:
+            raise GateFailed(f"step {percent}% to {color}: {report.failure()}")
     logs.get_logger().info("step checked", color=color, percent=percent)
 
 
@@ -302,7 +334,8 @@ def validate_service(run: Run, plan: Plan | None = None) -> None:
     if router.active != color:
         raise ValidationFailed(
             f"traffic is on {router.active}, but the plan put it on {color}",
-            hint="someone switched since; check `bluegreen status`",
+            hint="someone switched since (or a failed after-switch gate rolled back);"
+            " check `bluegreen status`",
         )
     colors = run.cluster.readiness_by_color(run.config.application_name)
     readiness = colors[color]
@@ -320,17 +353,52 @@ def validate_service(run: Run, plan: Plan | None = None) -> None:
         if run.lb.health_problem(router, router.idle) is None:
             _fall_back(run, router, colors[router.idle])
         raise ValidationFailed(f"{color} is live but not healthy: {problem}")
+    check_after_switch(run, router, color, plan.commit if plan else router.commits.get(color))
     logs.get_logger().info("validated", color=color, port=port, ready=readiness.ready)
 
 
-def _fall_back(run: Run, router: RouterState, previous_readiness: Readiness) -> None:
+def _fall_back(run: Run, router: RouterState, previous_readiness: Readiness) -> bool:
+    """Traffic back to the idle color if all its replicas are Ready; whether it went back."""
     previous = router.idle
     if not previous_readiness.complete:
         logs.get_logger().error("old color not Ready either; traffic left as is", color=previous)
-        return
+        return False
     port = router.ports.of(previous)
     run.point_at(router, previous, "rollback")
     logs.get_logger().warning("traffic returned to the old color", color=previous, port=port)
+    return True
+
+
+def check_after_switch(run: Run, router: RouterState, color: Color, commit: str | None) -> None:
+    """The after-switch gates on the live color. On failure, with auto-rollback, traffic goes
+    back to the previous color if it is still fully Ready; either way exit 1 saying so."""
+    if not run.config.gates.after_switch:
+        return
+    from bluegreen_hooks import gates
+
+    run.step("gates")
+    report = gates.run_phase(run, "after-switch", color, ports=router.ports, commit=commit)
+    if report.passed:
+        logs.get_logger().info("gates passed", phase="after-switch", checks=len(report.results))
+        return
+    previous = router.idle
+    previous_commit = router.commits.get(previous) or "unknown"
+    back_to = f"{previous} (port {router.ports.of(previous)}, commit {previous_commit})"
+    if not run.config.auto_rollback:
+        raise GateFailed(
+            f"{report.failure()}\ntraffic stays on {color} (auto-rollback is off)",
+            hint=f"roll back with `bluegreen rollback` (traffic back to {back_to}),"
+            " or fix the release and deploy again",
+        )
+    run.step("rollback")
+    readiness = run.cluster.readiness_by_color(run.config.application_name)[previous]
+    if _fall_back(run, run.router(), readiness):
+        raise GateFailed(f"{report.failure()}\nrolled back: traffic is back on {back_to}")
+    raise GateFailed(
+        f"{report.failure()}\nnot rolled back: {previous} has only {readiness.ready}/"
+        f"{readiness.desired} replicas Ready, so traffic stays on {color}",
+        hint="deploy a good release, or `bluegreen rollback --force` to switch anyway",
+    )
 
 
 # --- rollback --------------------------------------------------------------------------

@@ -31,6 +31,8 @@ IAM_ACTION_OF = {
     ("s3", "CreateMultipartUpload"): ("s3:PutObject",),
     ("s3", "UploadPart"): ("s3:PutObject",),
     ("s3", "CompleteMultipartUpload"): ("s3:PutObject",),
+    # CloudWatch's API answers at monitoring.<region>.amazonaws.com; its IAM prefix is cloudwatch.
+    ("monitoring", "DescribeAlarms"): ("cloudwatch:DescribeAlarms",),
 }
 # Permissions AWS checks on the caller for an operation without a request of their own
 # (e.g. codedeploy:CreateDeployment also authorises the revision and the deployment config).

@@ -26,6 +26,13 @@ ELB_NAME = "triggers-octoblu-com"
 ALB_NAME = "triggers-octoblu-com-alb"
 V1, V2, V3 = "1111111aaaaaaaa", "2222222bbbbbbbb", "3333333dddddddd"
 BROKEN = "broken3cccccccc"
+UNHEALTHY = "unhealthy4eeeee"  # the sandbox's pods of this image turn Ready, then answer 500
+# The default gate (the health-check path, 3 answers in a row), giving up after 3 s, not 60.
+DEMO_GATES = {
+    "before-switch": [
+        {"http": {"path": "/healthcheck", "successes": 3, "timeout": 3, "interval": 0.2}}
+    ]
+}
 
 Checks = list[tuple[str, bool]]
 
@@ -105,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         config = app / ".oopsrc"
         settings = json.loads(config.read_text())
         settings["ready-timeout"] = 4
+        settings["gates"] = DEMO_GATES
         config.write_text(json.dumps(settings, indent=2))
         with Sandbox(Path(folder) / "sandbox", ready_delay=0.5, agent=True) as sandbox:
             sandbox.apply_env()
@@ -115,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
             set_up_app(load_config(config), sandbox.kubeconfig, _created)
             os.chdir(app)  # `bluegreen bundle` writes dist/ here, not where the demo started
             try:
-                checks = _story(shell) + _release_story(shell)
+                checks = (
+                    _story(shell, sandbox.node_address) + _gate_story(shell) + _release_story(shell)
+                )
                 checks += _alb_story(shell, _alb_app(Path(folder), sandbox.kubeconfig))
             finally:
                 os.chdir(started_in)
@@ -211,7 +221,19 @@ def _created(event: str, **fields: object) -> None:
     note(f"{event}: " + ", ".join(f"{k} {v}" for k, v in fields.items()))
 
 
-def _story(shell: Shell) -> Checks:
+def ask(node: str, port: int, path: str) -> tuple[int, dict[str, Any]]:
+    """GET a color's NodePort on the node, as the load balancer's health check would."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{node}:{port}{path}", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _story(shell: Shell, node: str) -> Checks:
     checks: Checks = []
     say("Which color is live? The ELB's listeners say blue; its tags hold both ports")
     checks.append(("status", shell.run("status") == 0))
@@ -228,6 +250,13 @@ def _story(shell: Shell) -> Checks:
     second = shell.status()
     checks.append(("v2 live", second["active"]["commit"] == V2))
     checks.append(("colors flipped", second["active"]["color"] != first["active"]["color"]))
+    port = second["active"]["port"]
+    code, answer = ask(node, port, "/healthcheck")
+    note(
+        f"GET http://{node}:{port}/healthcheck -> {code} from pod {answer.get('pod')}, "
+        f"image {answer.get('image')}"
+    )
+    checks.append(("v2 answers on its NodePort", code == 200 and answer["image"].endswith(V2)))
 
     say("Oops: roll back to the previous color, whose pods are still Ready")
     checks.append(("rollback", shell.run("rollback") == 0))
@@ -244,6 +273,33 @@ def _story(shell: Shell) -> Checks:
     note(f"listeners after:  {describe(after)}")
     checks.append(("certificate intact", all(c for port, _, c in after if port == 443)))
     shell.run("status")
+    return checks
+
+
+def _gate_story(shell: Shell) -> Checks:
+    """A release whose pods are Ready but unhealthy: the before-switch gate keeps it off."""
+    checks: Checks = []
+    say(f"A release ({UNHEALTHY}) whose pods turn Ready but whose health check answers 500")
+    note("readiness alone would switch to it; the gate asks its /healthcheck through the")
+    note("NodePort first (3 answers in a row; this demo's config gives up after 3 s)")
+    idle = shell.status()["idle"]["color"]
+    before = listeners()
+    code = shell.run("deploy", "--commit", UNHEALTHY)
+    after = listeners()
+    checks.append(("unhealthy release stopped by its gate with exit 1", code == 1))
+    checks.append(("listeners untouched by the unhealthy release", before == after))
+    note(f"listeners after:  {describe(after)}")
+    say("Ask the gates by hand, touching nothing: the idle color fails, the live one passes")
+    checks.append(("verify idle fails", shell.run("verify", "--color", idle) == 1))
+    checks.append(
+        (
+            "verify live passes",
+            shell.run(
+                "verify", "--phase", "before-switch", "--color", shell.status()["active"]["color"]
+            )
+            == 0,
+        )
+    )
     return checks
 
 

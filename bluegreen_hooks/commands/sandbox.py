@@ -28,11 +28,19 @@ STUCK_STOP_SECONDS = 20
 
 def run(args: argparse.Namespace) -> int:
     require_sandbox_extra()
+    node_address = node_address_argument(args.node_address)
     config = app_config(args)
     env_path = Path(args.env_file).resolve()
     refuse_live_env_file(env_path)
     with stop_on_signals() as stop, tempfile.TemporaryDirectory(prefix="bluegreen-sandbox-") as tmp:
-        serve(Path(tmp), config, env_path, stop, ready_delay=args.ready_delay)
+        serve(
+            Path(tmp),
+            config,
+            env_path,
+            stop,
+            ready_delay=args.ready_delay,
+            node_address=node_address,
+        )
     faulthandler.cancel_dump_traceback_later()
     logs.get_logger().info("sandbox stopped")
     return 0
@@ -45,6 +53,7 @@ def serve(
     stop: threading.Event,
     *,
     ready_delay: float,
+    node_address: str = "auto",
 ) -> None:
     """Start both emulators, set up the app, write the env file; undo it all once stopped."""
     from bluegreen_hooks.sandbox.environment import REGION, Sandbox
@@ -52,7 +61,14 @@ def serve(
 
     log = logs.get_logger()
     region = (config.region if config else None) or REGION  # the agent polls only this one
-    with Sandbox(folder, ready_delay=ready_delay, agent=True, region=region) as sandbox:
+    with Sandbox(
+        folder,
+        ready_delay=ready_delay,
+        agent=True,
+        region=region,
+        node_address=node_address,
+        on_node_port_error=log.warning,
+    ) as sandbox:
         sandbox.apply_env()
         env = dict(sandbox.env)
         if config is None:
@@ -66,6 +82,7 @@ def serve(
                 "sandbox running",
                 aws=sandbox.aws.url,
                 kubernetes=sandbox.kube.url,
+                node=sandbox.node_address,
                 env_file=str(env_path),
             )
             log.info(f"use it from another shell: . {env_path}")
@@ -75,6 +92,21 @@ def serve(
             faulthandler.dump_traceback_later(STUCK_STOP_SECONDS, exit=False)
         finally:
             remove_if_unchanged(env_path, written)
+
+
+def node_address_argument(value: str) -> str:
+    """--node-address: "auto" or an IPv4 loopback address; else a usage error (exit 2)."""
+    if value == "auto":
+        return value
+    from bluegreen_hooks.sandbox.kubeapi.nodeports import check_loopback
+
+    try:
+        return check_loopback(value)
+    except ValueError as exc:
+        raise UsageError(
+            f"--node-address: {exc}",
+            hint="pass a 127.x.y.z address (e.g. 127.0.0.1), or auto for one of its own",
+        ) from None
 
 
 def require_sandbox_extra() -> None:

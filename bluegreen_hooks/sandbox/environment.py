@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -16,7 +17,13 @@ REGION = "us-west-2"
 
 
 class Sandbox:
-    """Start both emulators on loopback; `env` is what a client needs to reach them."""
+    """Start both emulators on loopback; `env` is what a client needs to reach them.
+
+    Its Kubernetes node has a loopback address of its own (`node_address`, default "auto":
+    a random 127.x.y.z), on which every NodePort Service answers HTTP for its Ready pods, so
+    sandboxes side by side (parallel tests) never share a nodePort; `sandbox.node_address`
+    and the Node's InternalIP say which.
+    """
 
     def __init__(
         self,
@@ -25,11 +32,19 @@ class Sandbox:
         ready_delay: float = 1.0,
         agent: bool = False,
         region: str = REGION,
+        node_address: str = "auto",
+        serve_node_ports: bool = True,
+        on_node_port_error: Callable[[str], None] | None = None,
     ) -> None:
         self.folder = folder
         self.region = region  # the clients' default, and where the agent takes deployments
         self.aws = MotoServer()
-        self.kube = KubeEmulator(ready_delay=ready_delay)
+        self.kube = KubeEmulator(
+            ready_delay=ready_delay,
+            node_address=node_address,
+            serve_node_ports=serve_node_ports,
+            on_node_port_error=on_node_port_error,
+        )
         self.kubeconfig = folder / "kubeconfig"
         self.agent: CodeDeployAgent | None = None
         self._with_agent = agent
@@ -82,6 +97,11 @@ class Sandbox:
         self.stop()
 
     @property
+    def node_address(self) -> str:
+        """Where the cluster's node answers its NodePorts (its InternalIP)."""
+        return self.kube.node_address
+
+    @property
     def env(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.aws.url,
@@ -89,7 +109,7 @@ class Sandbox:
             "AWS_ACCESS_KEY_ID": "sandbox",
             "AWS_SECRET_ACCESS_KEY": "sandbox",
             "KUBECONFIG": str(self.kubeconfig),
-            "NO_PROXY": "127.0.0.1,localhost",
+            "NO_PROXY": f"127.0.0.1,localhost,{self.node_address}",
         }
 
     def apply_env(self) -> None:

@@ -44,6 +44,11 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     ]
     assert "triggers-service/triggers-service-3333333dddddddd.zip" in result.stdout
     assert "<- active (blue)" in result.stdout
+    answered = [line for line in result.stdout.splitlines() if "/healthcheck -> " in line]
+    assert len(answered) == 1, result.stdout  # v2, through its NodePort on the sandbox's node
+    assert answered[0].strip().startswith("GET http://127.")
+    assert "/healthcheck -> 200 from pod triggers-service-" in answered[0]
+    assert answered[0].endswith("image octoblu/triggers-service:2222222bbbbbbbb")
     contexts = [line for line in result.stderr.splitlines() if line.startswith("-- ")]
     deployments = [line for line in contexts if line.startswith("-- triggers-service, deployment ")]
     alb_path = commands[commands.index("$ oops preview") + 1 :]
@@ -56,6 +61,16 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     ]
     assert "listeners: 80 -> blue 90% green 10%" not in result.stdout  # steps end at 100
     assert "80 -> green 100%, 443 -> green 100% (certificate kept)" in result.stdout
-    # 3 deploys, 2 rollbacks, 1 CodeDeploy deployment; behind the ALB 2 deploys, 1 rollback
-    assert len(deployments) == 9
+    # 4 deploys, 2 rollbacks, 1 CodeDeploy deployment; behind the ALB 2 deploys, 1 rollback
+    assert len(deployments) == 10
+    # a release whose pods are Ready but answer 500 is stopped by the before-switch gate
+    gated = commands[commands.index("$ bluegreen deploy --commit unhealthy4eeeee") :][:3]
+    assert gated == [
+        "$ bluegreen deploy --commit unhealthy4eeeee",
+        "$ bluegreen verify --color blue",
+        "$ bluegreen verify --phase before-switch --color green",
+    ]
+    assert "error: before-switch gate http /healthcheck failed on blue" in result.stderr
+    assert "500 Internal Server Error x" in result.stderr
+    assert "  FAIL  http /healthcheck: no 3 consecutive 2xx from 127." in result.stdout
     assert "Traceback" not in result.stderr

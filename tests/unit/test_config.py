@@ -17,6 +17,7 @@ from bluegreen_hooks.config import (
     parse_config,
 )
 from bluegreen_hooks.errors import ConfigError
+from bluegreen_hooks.gates.spec import AlarmsGate, Gates, HttpGate
 
 WriteConfig = Callable[[dict[str, Any]], Path]
 
@@ -117,6 +118,11 @@ health-check:
 ready-timeout: 90.5
 template-env: [IMAGE_REGISTRY, LOG_LEVEL]
 preview-elb-name: triggers-preview
+gates:
+  after-switch:
+    - alarms: {names: [triggers-5xx], watch: 30}
+auto-rollback: false
+node-addresses: [10.0.1.12]
 """,
         encoding="utf-8",
     )
@@ -139,6 +145,12 @@ preview-elb-name: triggers-preview
         ready_timeout=90.5,
         template_env=("IMAGE_REGISTRY", "LOG_LEVEL"),
         preview_elb_name="triggers-preview",
+        gates=Gates(
+            before_switch=(HttpGate(path="/status"),),  # the default gate: the health check's path
+            after_switch=(AlarmsGate(names=("triggers-5xx",), watch=30),),
+        ),
+        auto_rollback=False,
+        node_addresses=("10.0.1.12",),
     )
 
 

@@ -1,8 +1,9 @@
 """An emulated Kubernetes API server on loopback, spoken to by the official Python client.
 
-Serves core/v1 pods, services, replicationcontrollers, namespaces and nodes, apps/v1
-deployments and coordination.k8s.io/v1 leases, with watches, selectors and a controller that
-runs workload pods and marks them Ready. See `KubeEmulator`.
+Serves core/v1 pods, services, replicationcontrollers, namespaces, nodes and endpoints, apps/v1
+deployments, discovery.k8s.io/v1 endpointslices and coordination.k8s.io/v1 leases, with
+watches, selectors and a controller that runs workload pods, marks them Ready and keeps each
+Service's endpoints; optionally its NodePorts answer HTTP on loopback. See `KubeEmulator`.
 """
 
 from __future__ import annotations

@@ -14,13 +14,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, NamedTuple
 
 from .errors import ApiError
 from .objects import (
     KINDS,
+    NODE_IP,
     TEMPLATE_HASH_ANNOTATION,
     is_pod_ready,
     now_rfc3339,
@@ -51,9 +52,19 @@ class ReadyEvent(NamedTuple):
 class Controller:
     """Reconciles workloads and pod readiness whenever the store changes or a pod is due."""
 
-    def __init__(self, store: Store, ready_delay: float, broken_marker: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ready_delay: float,
+        broken_marker: str,
+        *,
+        node_address: str = NODE_IP,
+        network: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.broken_marker = broken_marker
+        self.node_address = node_address  # the pods' hostIP
+        self.network = network  # endpoints and NodePorts, synced at the end of every pass
         self.ready_events: list[ReadyEvent] = []
         self._ready_delay = ready_delay
         self._kicked = False
@@ -119,6 +130,8 @@ class Controller:
             self._sync_workload(rc, deployment=False)
         for deployment in self.store.snapshots("deployments"):
             self._sync_workload(deployment, deployment=True)
+        if self.network is not None:
+            self.network()
         return next_due
 
     # ------------------------------------------------------------------ pods
@@ -128,7 +141,7 @@ class Controller:
         broken = bool(self.broken_marker) and any(
             self.broken_marker in str(c.get("image", "")) for c in containers
         )
-        status = running_pod_status(pod, ip, ready=not broken)
+        status = running_pod_status(pod, ip, ready=not broken, host_ip=self.node_address)
         stored = self.store.put("pods", {**pod, "status": status})
         if not broken:
             meta = stored["metadata"]

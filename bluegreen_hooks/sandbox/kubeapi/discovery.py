@@ -15,6 +15,7 @@ _SHORT_NAMES = {
     "replicationcontrollers": ["rc"],
     "namespaces": ["ns"],
     "nodes": ["no"],
+    "endpoints": ["ep"],
     "deployments": ["deploy"],
 }
 

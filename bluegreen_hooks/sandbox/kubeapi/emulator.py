@@ -5,13 +5,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from ..faults import KubeFaults
 from ..operations import OperationLog
 from .controller import Controller, ReadyEvent
+from .endpoints import EndpointsController
 from .kubeconfig import write_kubeconfig
-from .objects import initial_objects, prepare_create
+from .nodeports import NodePorts, check_loopback, unique_loopback
+from .objects import NODE_IP, initial_objects, prepare_create
 from .server import ApiHttpServer, RequestStats
 from .store import Store
 from .verbs import ResourceApi
@@ -22,6 +25,12 @@ class KubeEmulator:
 
     >>> with KubeEmulator(ready_delay=0.05) as emu:
     ...     path = emu.write_kubeconfig("/tmp/kubeconfig")
+
+    Its node's InternalIP is `node_address` (`"auto"`: a loopback address of its own, see
+    `nodeports.unique_loopback`). With `serve_node_ports`, every NodePort Service answers
+    HTTP there for the pods it serves (`nodeports.py`); a nodePort that cannot listen is
+    passed to `on_node_port_error` (default: a logging warning) and kept in
+    `node_ports.errors`.
     """
 
     def __init__(
@@ -31,6 +40,10 @@ class KubeEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         history_size: int = 10000,
+        *,
+        node_address: str = NODE_IP,
+        serve_node_ports: bool = False,
+        on_node_port_error: Callable[[str], None] | None = None,
     ) -> None:
         address = "127.0.0.1" if host == "localhost" else host
         if not (
@@ -40,7 +53,22 @@ class KubeEmulator:
             raise ValueError(f"KubeEmulator binds only to IPv4 loopback, not {host!r}")
         self._address = (address, port)
         self._store = Store(history_size)
-        self._controller = Controller(self._store, ready_delay, broken_marker)
+        self.node_address = check_loopback(
+            unique_loopback() if node_address == "auto" else node_address
+        )
+        self.node_ports = (
+            NodePorts(self.node_address, on_node_port_error) if serve_node_ports else None
+        )
+        self._endpoints = EndpointsController(
+            self._store, self.node_ports.update if self.node_ports is not None else None
+        )
+        self._controller = Controller(
+            self._store,
+            ready_delay,
+            broken_marker,
+            node_address=self.node_address,
+            network=self._endpoints.sync,
+        )
         self._stats = RequestStats()
         self.faults = KubeFaults()  # errors, refusals, cut watches and kill points for tests
         self._api = ResourceApi(self._store)
@@ -48,7 +76,7 @@ class KubeEmulator:
         self._server_thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self._stopped = False
-        for kind, body in initial_objects():
+        for kind, body in initial_objects(self.node_address):
             self._store.put(kind.plural, prepare_create(kind, body, ""))
 
     # ------------------------------------------------------------------ lifecycle
@@ -67,6 +95,8 @@ class KubeEmulator:
                 daemon=True,
             )
             self._server_thread.start()
+            if self.node_ports is not None:
+                self.node_ports.start()
             self._controller.start()
             return self
 
@@ -85,6 +115,8 @@ class KubeEmulator:
                 self._server.close_connections()
                 self._server.server_close()
             self._controller.join()
+            if self.node_ports is not None:
+                self.node_ports.stop()
 
     def __enter__(self) -> KubeEmulator:
         return self.start()

@@ -66,6 +66,8 @@ KINDS: dict[str, Kind] = {
         Kind("nodes", "Node", "", "v1", False, True, False),
         Kind("deployments", "Deployment", "apps", "v1", True, True, True),
         Kind("leases", "Lease", "coordination.k8s.io", "v1", True, False, False),
+        Kind("endpoints", "Endpoints", "", "v1", True, False, False),
+        Kind("endpointslices", "EndpointSlice", "discovery.k8s.io", "v1", True, False, False),
     )
 }
 
@@ -440,8 +442,9 @@ def pending_pod_status() -> Obj:
     }
 
 
-def running_pod_status(pod: Obj, pod_ip: str, ready: bool) -> Obj:
-    """Status of a pod whose containers all started; `ready` False models a failing probe."""
+def running_pod_status(pod: Obj, pod_ip: str, ready: bool, host_ip: str = NODE_IP) -> Obj:
+    """Status of a pod whose containers all started; `ready` False models a failing probe;
+    `host_ip` is its node's InternalIP."""
     now = now_rfc3339()
     containers = pod["spec"].get("containers") or []
     flag = "True" if ready else "False"
@@ -462,8 +465,8 @@ def running_pod_status(pod: Obj, pod_ip: str, ready: bool) -> Obj:
     return {
         "phase": "Running",
         "conditions": conditions,
-        "hostIP": NODE_IP,
-        "hostIPs": [{"ip": NODE_IP}],
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
         "podIP": pod_ip,
         "podIPs": [{"ip": pod_ip}],
         "startTime": now,
@@ -493,8 +496,9 @@ def is_pod_ready(pod: Obj) -> bool:
     )
 
 
-def initial_objects() -> list[tuple[Kind, Obj]]:
-    """The objects a fresh cluster has: namespaces default/kube-system/kube-public and a node."""
+def initial_objects(node_address: str = NODE_IP) -> list[tuple[Kind, Obj]]:
+    """The objects a fresh cluster has: namespaces default/kube-system/kube-public and a node
+    whose InternalIP is `node_address`."""
     objects: list[tuple[Kind, Obj]] = [
         (KINDS["namespaces"], {"metadata": {"name": name}})
         for name in ("default", "kube-system", "kube-public")
@@ -513,7 +517,7 @@ def initial_objects() -> list[tuple[Kind, Obj]]:
         "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]},
         "status": {
             "addresses": [
-                {"type": "InternalIP", "address": NODE_IP},
+                {"type": "InternalIP", "address": node_address},
                 {"type": "Hostname", "address": NODE_NAME},
             ],
             "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
