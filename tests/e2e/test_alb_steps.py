@@ -121,3 +121,39 @@ def test_steps_then_a_second_release_then_rollback(alb: AlbApp) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(alb.app.bluegreen("status", "--output", "json").stdout)
     assert report["active"] == {"color": "green", "port": alb.app.green, "commit": V1}
+
+
+def command_gate(alb: AlbApp, *, exit_code: int) -> dict[str, dict[str, str]]:
+    """An after-switch command gate that notes each run in runs.txt, then exits `exit_code`."""
+    script = alb.app.folder / "after-check.sh"
+    script.write_text(
+        '#!/bin/sh\necho "$NEW_COLOR $COMMIT" >> runs.txt\n'
+        f"echo 'error rate 9%'\nexit {exit_code}\n"
+    )
+    script.chmod(0o755)
+    return {"command": "./after-check.sh"}
+
+
+def test_the_after_switch_gates_run_at_every_step(alb: AlbApp) -> None:
+    alb.app.settings(gates={"before-switch": [], "after-switch": [command_gate(alb, exit_code=0)]})
+
+    result = alb.app.bluegreen("deploy", "--commit", V1, "--steps", "10,50,100")
+
+    assert result.returncode == 0, result.stderr
+    runs = (alb.app.folder / "runs.txt").read_text().splitlines()
+    assert runs == [f"green {V1}"] * 3  # after 10% and 50%, then ValidateService's at 100%
+    assert alb.colors() == {"green"}
+
+
+def test_a_failing_after_switch_gate_at_a_step_returns_all_traffic(alb: AlbApp) -> None:
+    alb.app.settings(gates={"before-switch": [], "after-switch": [command_gate(alb, exit_code=3)]})
+
+    with Observer(alb) as observer:
+        result = alb.app.bluegreen("deploy", "--commit", V1, "--steps", "10,50,100")
+
+    assert result.returncode == 1
+    assert "step 10% to green" in result.stderr and "error rate 9%" in result.stderr
+    assert observer.gaps == []
+    assert observer.green_shares() == [0, 10, 0]
+    assert alb.colors() == {"blue"}
+    assert "bluegreen-switch" not in alb.tags()
