@@ -117,3 +117,43 @@ def test_a_gates_mistake_exits_2_before_any_api_call(
     assert says in result.stderr and str(app.config) in result.stderr
     assert sandbox.aws.request_count == aws_before
     assert sandbox.kube.request_count == kube_before
+
+
+def test_verify_runs_command_gates_in_the_config_folder_with_the_runs_environment(
+    app: App,
+) -> None:
+    script = app.folder / "env.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        'echo "$GATE_PHASE $NEW_COLOR $NEW_PORT $OLD_COLOR $OLD_PORT $APPLICATION $PWD"\n'
+        'echo "$DEPLOYMENT_ID" >&2\n'
+        "exit 1\n"
+    )
+    script.chmod(0o755)
+    use_gates(app, after=[{"command": "./env.sh"}, {"command": ["./missing.sh", "--fast"]}])
+
+    code, report = verify(app)  # the live color: blue, which nothing was deployed to
+
+    assert code == 1
+    ran, missing = report["gates"]
+    folder = app.folder.resolve()
+    assert ran["summary"].startswith("exit 1 after ")
+    assert ran["output"][0] == f"after-switch blue {app.blue} green {app.green} {app.name} {folder}"
+    assert ran["output"][1].startswith("verify-")
+    assert missing["summary"] == f"cannot run ./missing.sh in {folder}: No such file or directory"
+
+
+def test_an_http_gate_asks_every_node_and_fails_when_one_of_them_does_not_answer(
+    app: App,
+) -> None:
+    use_gates(app, after=[QUICK_HTTP])
+    deployed(app, V1)  # green live, answering on the sandbox's node
+    node = app.sandbox.node_address
+    app.settings(**{"node-addresses": [node, "127.0.0.1"]})  # a second node with nothing there
+
+    code, report = verify(app)
+
+    assert code == 1
+    (http,) = report["gates"]
+    assert set(http["attempts"]) == {f"{node}: 200 OK; 127.0.0.1: connection refused"}
+    assert f"from 2 nodes on port {app.green} within 1.5 s" in http["summary"]
