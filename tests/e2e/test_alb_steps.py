@@ -123,7 +123,7 @@ def test_steps_then_a_second_release_then_rollback(alb: AlbApp) -> None:
     assert report["active"] == {"color": "green", "port": alb.app.green, "commit": V1}
 
 
-def command_gate(alb: AlbApp, *, exit_code: int) -> dict[str, dict[str, str]]:
+def command_gate(alb: AlbApp, *, exit_code: int) -> dict[str, str]:
     """An after-switch command gate that notes each run in runs.txt, then exits `exit_code`."""
     script = alb.app.folder / "after-check.sh"
     script.write_text(
