@@ -304,6 +304,9 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     _reject_unknown(data, _KNOWN_KEYS, path, prefix="")
     templates = Path(_templates(data, path))
     health_check = _health_check(data, path)
+    load_balancer_type = _load_balancer_type(data, path)
+    gates = gates_config.parse_gates(data, path, health_check.path)
+    _refuse_elb_health_behind_elbv2(gates, load_balancer_type, path)
     return Config(
         path=path,
         elb_name=_elb_name(data, "elb-name", path, required=True) or "",
@@ -318,8 +321,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         ready_timeout=_ready_timeout(data, path),
         template_env=_template_env(data, path),
         preview_elb_name=_elb_name(data, "preview-elb-name", path, required=False),
-        load_balancer_type=_load_balancer_type(data, path),
-        gates=gates_config.parse_gates(data, path, health_check.path),
+        load_balancer_type=load_balancer_type,
+        gates=gates,
         auto_rollback=gates_config.parse_auto_rollback(data, path),
         node_addresses=gates_config.parse_node_addresses(data, path),
     )
@@ -385,6 +388,21 @@ def _load_balancer_type(data: Mapping[str, Any], path: Path) -> str:
     if value not in LOAD_BALANCER_TYPES:
         raise _fail(path, "load-balancer-type", " or ".join(LOAD_BALANCER_TYPES), value)
     return str(value)
+
+
+def _refuse_elb_health_behind_elbv2(gates: Gates, load_balancer_type: str, path: Path) -> None:
+    """`elb-health` asks a Classic ELB about its instances; an ALB/NLB has target groups."""
+    from bluegreen_hooks.gates.spec import ElbHealthGate
+
+    if load_balancer_type != "classic" and any(
+        isinstance(gate, ElbHealthGate) for gate in gates.after_switch
+    ):
+        raise ConfigError(
+            f"{path}: key 'gates.after-switch': elb-health checks a Classic ELB's instances, "
+            f"and load-balancer-type is {load_balancer_type}",
+            hint="drop the elb-health gate: behind an ALB/NLB every deploy and each step already "
+            "waits until all the new color's targets are healthy",
+        )
 
 
 def _deployment_group(data: Mapping[str, Any], path: Path) -> str | None:
