@@ -187,3 +187,25 @@ def test_a_network_load_balancer_switches_atomically_and_refuses_steps(
     assert nlb.listeners()[443]["Protocol"] == "TLS"
     assert nlb.listeners()[443]["Certificates"][0]["CertificateArn"] == nlb.app.certificate
     assert nlb.app.status()["active"]["color"] == "green"
+
+
+def test_two_target_groups_on_one_port_are_refused(alb: AlbApp) -> None:
+    group = alb.elbv2.create_target_group(
+        Name=f"same-port-{alb.app.name}"[:32],
+        Protocol="HTTP",
+        Port=alb.app.blue,
+        VpcId=alb.arns["vpc"],
+        TargetType="instance",
+    )["TargetGroups"][0]
+    alb.tag(green=group["TargetGroupName"])
+
+    stderr = refused(alb, 4, "status")
+
+    assert f"are both on port {alb.app.blue}" in stderr
+
+
+@pytest.mark.parametrize("pause", ["-1", "nan", "3601", "soon"])
+def test_a_bad_pause_is_refused_before_anything(alb: AlbApp, pause: str) -> None:
+    stderr = refused(alb, 2, "deploy", "--commit", V1, "--steps", "50,100", "--pause", pause)
+
+    assert "expected seconds from 0 to 3600" in stderr

@@ -79,14 +79,15 @@ def test_a_step_whose_color_turns_unhealthy_returns_all_traffic(alb: AlbApp) -> 
     assert "bluegreen-switch" not in alb.tags()
 
 
-def test_ctrl_c_mid_shift_returns_all_traffic_and_exits_130(alb: AlbApp) -> None:
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_shift_returns_all_traffic(alb: AlbApp, signum: int, exit_code: int) -> None:
     deploy = start(alb.app, "deploy", "--commit", V1, "--steps", "10,50,100", "--pause", "120")
     deploy.wait_for('"step checked"')
 
-    deploy.proc.send_signal(signal.SIGINT)
+    deploy.proc.send_signal(signum)
     code, stderr = deploy.finish()
 
-    assert code == 130
+    assert code == exit_code
     assert "traffic returned to the old color" in stderr
     assert alb.colors() == {"blue"}
     assert "bluegreen-switch" not in alb.tags()
