@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cost, readiness, rollback, startup, switch_window
+from bench import alb, cost, readiness, rollback, startup, switch_window
 from bench.machine import describe
 from bench.prerequisites import MissingTool, awscli, debian_tool, version
 from bench.report import Document, Section, goals_table, markdown_table, render
@@ -26,6 +26,7 @@ MEASUREMENTS: dict[str, Measure] = {
     "readiness": readiness.measure,
     "cost": cost.measure,
     "startup": startup.measure,
+    "alb": alb.measure,
 }
 MIN_RUNS = 5
 COMMAND = "make bench"

@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bluegreen",
         description=(
-            "Blue/green deploys of a Kubernetes application behind an AWS Classic ELB.\n"
-            "The ELB's `blue` and `green` tags hold each color's NodePort; its listeners\n"
-            "say which color is live."
+            "Blue/green deploys of a Kubernetes application behind an AWS load balancer.\n"
+            "A Classic ELB's `blue` and `green` tags hold each color's NodePort (an ALB's name\n"
+            "each color's target group); its listeners say which color is live."
         ),
         epilog=(
             "examples:\n"
@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy",
         "release a commit to the idle color, wait until Ready, switch traffic, validate",
         "  bluegreen deploy --commit 0a1b2c3d\n"
-        "  bluegreen deploy --commit 0a1b2c3d --config app/.oopsrc --log-format json",
+        "  bluegreen deploy --commit 0a1b2c3d --config app/.oopsrc --log-format json\n"
+        "  bluegreen deploy --commit 0a1b2c3d --steps 10,50,100 --pause 60   # ALB only",
         parents=[common],
     )
     deploy.add_argument("--commit", required=True, help="the release's git SHA")
@@ -124,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--redeploy",
         action="store_true",
         help="deploy even if this commit is already live (e.g. after a template change)",
+    )
+    deploy.add_argument(
+        "--steps",
+        type=_steps,
+        default=(),
+        help="shift traffic in steps, percent on the new color after each, ending at 100, "
+        "e.g. 10,50,100 (Application Load Balancer only)",
+    )
+    deploy.add_argument(
+        "--pause",
+        type=_pause,
+        default=0.0,
+        help="seconds to wait between two steps (default 0)",
     )
 
     rollback = _command(
@@ -368,3 +382,29 @@ def _remote_error(exc: Exception) -> str | None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _steps(value: str) -> tuple[int, ...]:
+    """`--steps 10,50,100`: rising percentages, the last 100."""
+    parts = [part.strip() for part in value.split(",")]
+    if not all(part.isdigit() and 0 < int(part) <= 100 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"{value[:100]!r}: expected percentages from 1 to 100 separated by commas, "
+            "e.g. 10,50,100"
+        )
+    steps = tuple(int(part) for part in parts)
+    if list(steps) != sorted(set(steps)) or steps[-1] != 100:
+        raise argparse.ArgumentTypeError(
+            f"{value[:100]!r}: the steps must rise and end at 100, e.g. 10,50,100"
+        )
+    return steps
+
+
+def _pause(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{value[:100]!r}: expected seconds from 0 to 3600")
+    return seconds

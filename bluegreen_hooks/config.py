@@ -104,6 +104,7 @@ class Config:
     wait: WaitPolicy = field(default_factory=WaitPolicy)
     template_env: tuple[str, ...] = ()
     preview_elb_name: str | None = None
+    load_balancer_type: str = "classic"
     gates: Gates = field(default_factory=Gates)
     auto_rollback: bool = True
     node_addresses: tuple[str, ...] | None = None
@@ -140,10 +141,12 @@ _KNOWN_KEYS = (
     "wait",
     "template-env",
     "preview-elb-name",
+    "load-balancer-type",
     "gates",
     "auto-rollback",
     "node-addresses",
 )
+LOAD_BALANCER_TYPES = ("classic", "application", "network")
 _HEALTH_KEYS = ("path", "interval", "timeout", "unhealthy-threshold", "healthy-threshold")
 # The ranges the Classic ELB accepts in ConfigureHealthCheck.
 _HEALTH_RANGES = {
@@ -322,6 +325,9 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     _reject_unknown(data, _KNOWN_KEYS, path, prefix="")
     templates = Path(_templates(data, path))
     health_check = _health_check(data, path)
+    load_balancer_type = _load_balancer_type(data, path)
+    gates = gates_config.parse_gates(data, path, health_check.path)
+    _refuse_elb_health_behind_elbv2(gates, load_balancer_type, path)
     return Config(
         path=path,
         elb_name=_elb_name(data, "elb-name", path, required=True) or "",
@@ -337,7 +343,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         wait=_wait_policy(data, path),
         template_env=_template_env(data, path),
         preview_elb_name=_elb_name(data, "preview-elb-name", path, required=False),
-        gates=gates_config.parse_gates(data, path, health_check.path),
+        load_balancer_type=load_balancer_type,
+        gates=gates,
         auto_rollback=gates_config.parse_auto_rollback(data, path),
         node_addresses=gates_config.parse_node_addresses(data, path),
     )
@@ -396,6 +403,28 @@ def _elb_name(data: Mapping[str, Any], key: str, path: Path, *, required: bool) 
     if value is not None and not _ELB_NAME.match(value):
         raise _fail(path, key, "a load balancer name (letters, digits and '-', at most 32)", value)
     return value
+
+
+def _load_balancer_type(data: Mapping[str, Any], path: Path) -> str:
+    value = data.get("load-balancer-type", "classic")
+    if value not in LOAD_BALANCER_TYPES:
+        raise _fail(path, "load-balancer-type", " or ".join(LOAD_BALANCER_TYPES), value)
+    return str(value)
+
+
+def _refuse_elb_health_behind_elbv2(gates: Gates, load_balancer_type: str, path: Path) -> None:
+    """`elb-health` asks a Classic ELB about its instances; an ALB/NLB has target groups."""
+    from bluegreen_hooks.gates.spec import ElbHealthGate
+
+    if load_balancer_type != "classic" and any(
+        isinstance(gate, ElbHealthGate) for gate in gates.after_switch
+    ):
+        raise ConfigError(
+            f"{path}: key 'gates.after-switch': elb-health checks a Classic ELB's instances, "
+            f"and load-balancer-type is {load_balancer_type}",
+            hint="drop the elb-health gate: behind an ALB/NLB every deploy and each step already "
+            "waits until all the new color's targets are healthy",
+        )
 
 
 def _deployment_group(data: Mapping[str, Any], path: Path) -> str | None:

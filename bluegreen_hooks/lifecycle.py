@@ -5,34 +5,38 @@ Each step is safe to repeat: it reads where things stand and does only what is m
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bluegreen_hooks import elb, logs, signals
+from bluegreen_hooks import logs, signals
 from bluegreen_hooks.colors import COLORS, Color, Ports
 from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import (
+    BluegreenError,
     DeployFailed,
     GateFailed,
     InconsistentState,
+    Interrupted,
     LockHeld,
     ValidationFailed,
 )
 from bluegreen_hooks.plan import Plan, make_plan, render
 from bluegreen_hooks.release import resolve_commit
+from bluegreen_hooks.routers import make_router
+from bluegreen_hooks.routers.base import Accept, Router, RouterState
 
 if TYPE_CHECKING:
-    from mypy_boto3_elb import ElasticLoadBalancingClient
-
     from bluegreen_hooks.adoption import Adoption
     from bluegreen_hooks.kube import Cluster
     from bluegreen_hooks.readiness import Readiness
     from bluegreen_hooks.readiness_probe import ClusterReadiness, ReadinessProbe
 
 PLAN_PREFIX = "bluegreen-plan-"
+PAUSE_LOOK_SECONDS = 2.0  # between two looks at the router while a stepped shift pauses
 
 
 @dataclass
@@ -43,10 +47,12 @@ class Run:
     deployment_id: str
     bundle_root: Path | None = None
     commit: str | None = None
-    elb_client: ElasticLoadBalancingClient = field(init=False)
+    steps: tuple[int, ...] = ()  # percent of traffic on the new color after each step
+    pause: float = 0.0  # seconds between two steps
+    lb: Router = field(init=False)
 
     def __post_init__(self) -> None:
-        self.elb_client = elb.make_client(self.config)
+        self.lb = make_router(self.config)
 
     @cached_property
     def cluster(self) -> Cluster:
@@ -54,18 +60,11 @@ class Run:
 
         return Cluster(connect(), self.config.namespace)
 
-    def router(self, accept: elb.Accept = "consistent") -> elb.Router:
-        return elb.read_router(self.elb_client, self.config, accept=accept)
+    def router(self, accept: Accept = "consistent") -> RouterState:
+        return self.lb.read(accept=accept)
 
-    def point_at(self, router: elb.Router, target: Color, step: str) -> list[int]:
-        return elb.point_at(
-            self.elb_client,
-            router,
-            self.config.health_check,
-            target,
-            by=self.deployment_id,
-            step=step,
-        )
+    def point_at(self, router: RouterState, target: Color, step: str) -> list[int]:
+        return self.lb.point_at(router, target, by=self.deployment_id, step=step)
 
     def step(self, name: str) -> None:
         logs.bind(step=name)
@@ -89,7 +88,7 @@ def bind_plan(plan: Plan) -> None:
 # --- BeforeInstall ------------------------------------------------------------
 
 
-def preflight(run: Run, router: elb.Router | None = None) -> elb.Router:
+def preflight(run: Run, router: RouterState | None = None) -> RouterState:
     """The router is consistent (unless just read), the API answers, the namespace exists."""
     run.step("preflight")
     router = router or run.router()
@@ -97,7 +96,7 @@ def preflight(run: Run, router: elb.Router | None = None) -> elb.Router:
     return router
 
 
-def prepare(run: Run, router: elb.Router | None = None) -> Plan:
+def prepare(run: Run, router: RouterState | None = None) -> Plan:
     """Preflight and plan: config, router, cluster, namespace, templates. Touches nothing."""
     log = logs.get_logger()
     if router is None:  # nothing read yet: templates first, before any AWS or Kubernetes call
@@ -169,7 +168,7 @@ def application_start(run: Run, plan: Plan | None = None) -> Plan:
     return plan
 
 
-def _check_still_idle(run: Run, plan: Plan, router: elb.Router) -> None:
+def _check_still_idle(run: Run, plan: Plan, router: RouterState) -> None:
     """Refuse to touch a color that went live since the plan was made, unless we made it so."""
     if router.ports.of(plan.color) != plan.port or router.ports.of(plan.old_color) != plan.old_port:
         raise InconsistentState(
@@ -184,7 +183,7 @@ def _check_still_idle(run: Run, plan: Plan, router: elb.Router) -> None:
         )
 
 
-def release(run: Run, plan: Plan, router: elb.Router) -> None:
+def release(run: Run, plan: Plan, router: RouterState) -> None:
     """Steps 3-5: the idle color's Service and workload, then wait until every replica is Ready."""
     cluster = run.cluster
     signals.note(f"traffic untouched on {plan.old_color}")
@@ -194,7 +193,7 @@ def release(run: Run, plan: Plan, router: elb.Router) -> None:
     cluster.apply_services(plan.services, plan.application, plan.color)
     run.step("workload")
     cluster.replace_workloads(plan.workloads, plan.application, plan.color)
-    elb.record_commit(run.elb_client, router, plan.color, plan.commit)
+    run.lb.record_commit(router, plan.color, plan.commit)
     run.step("wait")
     cluster.wait_ready(
         plan.workloads,
@@ -205,7 +204,7 @@ def release(run: Run, plan: Plan, router: elb.Router) -> None:
     )
 
 
-def find_adoptions(run: Run, plan: Plan, router: elb.Router) -> list[Adoption]:
+def find_adoptions(run: Run, plan: Plan, router: RouterState) -> list[Adoption]:
     """Objects with the names of both colors' manifests but without our labels: the seed's
     scripts' (see adoption.py)."""
     live_services, live_workloads = render(
@@ -242,9 +241,14 @@ def plan_ports(plan: Plan) -> Ports:
     return Ports(blue=plan.old_port, green=plan.port)
 
 
-def switch(run: Run, plan: Plan, router: elb.Router) -> None:
-    """Step 6: every public listener, then the health check, to the new color's port."""
+def switch(run: Run, plan: Plan, router: RouterState) -> None:
+    """Step 6: every public listener, then the health check, to the new color's port
+    (in steps when asked: see shift_in_steps)."""
     run.step("switch")
+    run.lb.wait_healthy(router, plan.color, run.config.ready_timeout)
+    if run.steps:
+        shift_in_steps(run, plan, router)
+        return
     moved = run.point_at(router, plan.color, "deploy")
     signals.note(f"traffic on {plan.color}")
     log = logs.get_logger()
@@ -252,6 +256,84 @@ def switch(run: Run, plan: Plan, router: elb.Router) -> None:
         log.info("traffic switched", color=plan.color, port=plan.port, listeners=moved)
     else:
         log.info("traffic already on the new color", color=plan.color, port=plan.port)
+
+
+# --- traffic in steps (an Application Load Balancer) ---------------------------------------
+
+
+def shift_in_steps(run: Run, plan: Plan, router: RouterState) -> None:
+    """Each step's share of traffic to the new color, checked, then a pause before the next.
+
+    A failed check, a signal, or a rollback from elsewhere returns all traffic to the old
+    color, one call per listener.
+    """
+    log = logs.get_logger()
+    try:
+        for number, percent in enumerate(run.steps):
+            if number:
+                router = _pause(run, plan)
+            signals.note(f"{percent}% of traffic on {plan.color}, sent back to {plan.old_color}")
+            run.lb.shift(router, plan.color, percent, by=run.deployment_id, step="deploy")
+            log.info("traffic shifted", color=plan.color, percent=percent)
+            router = run.router(accept="unfinished")
+            after_switch_check(run, router, plan.color, percent)
+    except (BluegreenError, Interrupted):
+        _shift_back(run, plan)
+        raise
+    signals.note(f"traffic on {plan.color}")
+
+
+def after_switch_check(run: Run, router: RouterState, color: Color, percent: int) -> None:
+    """The checks after each step of a shift: the new color's targets all healthy, then the
+    after-switch gates (after the last step ValidateService runs those, as for any deploy)."""
+    problem = run.lb.health_problem(router, color)
+    if problem is not None:
+        raise DeployFailed(f"step {percent}% to {color} failed its check: {problem}")
+    if percent < 100 and run.config.gates.after_switch:
+        from bluegreen_hooks import gates
+
+        report = gates.run_phase(
+            run, "after-switch", color, ports=router.ports, commit=router.commits.get(color)
+        )
+        if not report.passed:
+            raise GateFailed(f"step {percent}% to {color}: {report.failure()}")
+    logs.get_logger().info("step checked", color=color, percent=percent)
+
+
+def _pause(run: Run, plan: Plan) -> RouterState:
+    """Wait `run.pause` seconds between two steps, looking every few seconds whether the shift
+    was undone and whether the new color's targets are still all healthy."""
+    deadline = time.monotonic() + run.pause
+    while True:
+        router = _still_shifting(run, plan)
+        problem = run.lb.health_problem(router, plan.color)
+        if problem is not None:
+            raise DeployFailed(f"{plan.color} failed while taking part of the traffic: {problem}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return router
+        time.sleep(min(remaining, PAUSE_LOOK_SECONDS))  # a signal here sends traffic back
+
+
+def _still_shifting(run: Run, plan: Plan) -> RouterState:
+    """The router, unless the shift was undone meanwhile (`bluegreen rollback`, `repair`)."""
+    router = run.router(accept="unfinished")
+    switch = router.switch
+    if switch is None or switch.target != plan.color or switch.by != run.deployment_id:
+        raise DeployFailed(
+            f"the shift to {plan.color} was undone meanwhile ({router.state()}); stopping",
+            hint="see `bluegreen status`",
+        )
+    return router
+
+
+def _shift_back(run: Run, plan: Plan) -> None:
+    """All traffic back on the old color (nothing to do when it is there already)."""
+    router = run.router(accept="anything")
+    if router.agreed_color() == plan.old_color and router.switch is None:
+        return
+    run.point_at(router, plan.old_color, "rollback")
+    logs.get_logger().warning("traffic returned to the old color", color=plan.old_color)
 
 
 # --- ValidateService -----------------------------------------------------------------
@@ -282,17 +364,20 @@ def validate_service(run: Run, plan: Plan | None = None) -> None:
         raise ValidationFailed(
             f"{color} is live but only {readiness.ready}/{readiness.desired} replicas are Ready"
         )
-    target = run.config.health_check.target(port)
-    if router.health_target != target:
+    problem = run.lb.health_problem(router, color)
+    if problem is not None and not run.lb.judges_health:
         raise ValidationFailed(
-            f"health check is {router.health_target}, expected {target}",
-            hint="rerun ApplicationStart (`bluegreen hook ApplicationStart`)",
+            problem, hint="rerun ApplicationStart (`bluegreen hook ApplicationStart`)"
         )
+    if problem is not None:  # the load balancer finds the live color unhealthy
+        if run.lb.health_problem(router, router.idle) is None:
+            _fall_back(run, router, colors[router.idle])
+        raise ValidationFailed(f"{color} is live but not healthy: {problem}")
     check_after_switch(run, router, color, plan.commit if plan else router.commits.get(color))
     logs.get_logger().info("validated", color=color, port=port, ready=readiness.ready)
 
 
-def _fall_back(run: Run, router: elb.Router, previous_readiness: Readiness) -> bool:
+def _fall_back(run: Run, router: RouterState, previous_readiness: Readiness) -> bool:
     """Traffic back to the idle color if all its replicas are Ready; whether it went back."""
     previous = router.idle
     if not previous_readiness.complete:
@@ -304,7 +389,7 @@ def _fall_back(run: Run, router: elb.Router, previous_readiness: Readiness) -> b
     return True
 
 
-def check_after_switch(run: Run, router: elb.Router, color: Color, commit: str | None) -> None:
+def check_after_switch(run: Run, router: RouterState, color: Color, commit: str | None) -> None:
     """The after-switch gates on the live color. On failure, with auto-rollback, traffic goes
     back to the previous color if it is still fully Ready; either way exit 1 saying so."""
     if not run.config.gates.after_switch:
@@ -339,8 +424,9 @@ def check_after_switch(run: Run, router: elb.Router, color: Color, commit: str |
 # --- rollback --------------------------------------------------------------------------
 
 
-def rollback(run: Run, *, probe: ReadinessProbe | None) -> Color:
-    """Switch to the idle color; unless forced (no probe), only if it is Ready and unlocked.
+def rollback(run: Run, *, probe: ReadinessProbe | None, check_health: bool = False) -> Color:
+    """Switch to the idle color; unless forced (no probe), only if it is Ready and unlocked;
+    with `check_health`, only if the load balancer finds it healthy (its target group's word).
 
     After an interrupted switch: a rollback's rerun finishes it; otherwise traffic goes back
     to the color that was live before that switch.
@@ -357,13 +443,18 @@ def rollback(run: Run, *, probe: ReadinessProbe | None) -> Color:
             else f"traffic untouched on {router.active}"
         )
         _check_rollback_allowed(probe.result(), target)
+    if check_health and (problem := run.lb.health_problem(router, target)) is not None:
+        raise DeployFailed(
+            f"refusing to roll back to {target}: {problem}",
+            hint="deploy a good release instead, or pass --force to switch anyway",
+        )
     port = router.ports.of(target)
     run.point_at(router, target, "rollback")
     log.info("rolled back", color=target, port=port, commit=router.commits.get(target))
     return target
 
 
-def _rollback_target(router: elb.Router) -> Color:
+def _rollback_target(router: RouterState) -> Color:
     if router.switch is None:
         return router.idle
     return router.switch.target if router.switch.step == "rollback" else router.active
@@ -390,7 +481,7 @@ def _check_rollback_allowed(cluster: ClusterReadiness, target: Color) -> None:
 # --- an unfinished switch ----------------------------------------------------------------
 
 
-def settle(run: Run, router: elb.Router) -> elb.Router:
+def settle(run: Run, router: RouterState) -> RouterState:
     """Finish (or undo) an interrupted switch under the deploy lock; returns the clean router."""
     held = run.cluster.lock(run.config.application_name).acquire(run.deployment_id)
     try:
@@ -399,7 +490,7 @@ def settle(run: Run, router: elb.Router) -> elb.Router:
         held.release()
 
 
-def finish_switch(run: Run, router: elb.Router) -> elb.Router:
+def finish_switch(run: Run, router: RouterState) -> RouterState:
     """Point every listener at the color `repair` would choose; returns the router read again."""
     if router.switch is None:
         return router
@@ -416,7 +507,7 @@ def finish_switch(run: Run, router: elb.Router) -> elb.Router:
     return run.router()
 
 
-def repair_target(router: elb.Router, colors: Mapping[Color, Readiness]) -> Color:
+def repair_target(router: RouterState, colors: Mapping[Color, Readiness]) -> Color:
     """The color to point everything at: fully Ready, preferably the one a switch was moving to.
 
     Else the color every present listener agrees on, else the only Ready one; refuses when

@@ -1,6 +1,8 @@
 """The preview load balancer (the seed's "off" cluster): its listeners aimed at the idle color.
 
-The switch rules are elb's: each listener deleted and re-created at once on the new port,
+It is a Classic ELB whatever the main load balancer is (it forwards to the idle color's
+NodePort, which is also its target group's port behind an ALB/NLB). The switch rules are the
+Classic router's: each listener deleted and re-created at once on the new port,
 keeping protocol, instance protocol, certificate and policies.
 """
 
@@ -9,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bluegreen_hooks import elb
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import ConfigError, InconsistentState
+from bluegreen_hooks.routers import classic as elb
+from bluegreen_hooks.routers.base import RouterState
 
 if TYPE_CHECKING:
     from mypy_boto3_elb import ElasticLoadBalancingClient
@@ -31,12 +34,12 @@ class PreviewState:
     def ports(self) -> set[int]:
         return {listener.instance_port for listener in self.listeners}
 
-    def color(self, router: elb.Router) -> Color | None:
+    def color(self, router: RouterState) -> Color | None:
         """The color all listeners forward to, or None when they point elsewhere or disagree."""
         colors = {router.ports.color_of(port) for port in self.ports}
         return colors.pop() if len(colors) == 1 else None
 
-    def to_json(self, router: elb.Router) -> dict[str, Any]:
+    def to_json(self, router: RouterState) -> dict[str, Any]:
         ports = sorted(self.ports)
         color = self.color(router)
         return {

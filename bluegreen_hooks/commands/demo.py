@@ -23,6 +23,7 @@ from bluegreen_hooks.config import CONFIG_ENV
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "triggers-service"
 ELB_NAME = "triggers-octoblu-com"
+ALB_NAME = "triggers-octoblu-com-alb"
 V1, V2, V3 = "1111111aaaaaaaa", "2222222bbbbbbbb", "3333333dddddddd"
 BROKEN = "broken3cccccccc"
 UNHEALTHY = "unhealthy4eeeee"  # the sandbox's pods of this image turn Ready, then answer 500
@@ -125,11 +126,95 @@ def run(args: argparse.Namespace) -> int:
                 checks = (
                     _story(shell, sandbox.node_address) + _gate_story(shell) + _release_story(shell)
                 )
+                checks += _alb_story(shell, _alb_app(Path(folder), sandbox.kubeconfig))
             finally:
                 os.chdir(started_in)
     failed = [name for name, ok in checks if not ok]
     say("The end" if not failed else f"The story went wrong: {', '.join(failed)}")
     return 1 if failed else 0
+
+
+def _alb_app(folder: Path, kubeconfig: Path) -> Path:
+    """The same app in its own namespace behind an Application Load Balancer; its config."""
+    from bluegreen_hooks.sandbox.scenario import (
+        create_application_load_balancer,
+        create_namespace,
+        upload_certificate,
+    )
+
+    app = folder / "triggers-service-alb"
+    shutil.copytree(EXAMPLE, app)
+    config = app / ".oopsrc"
+    settings = json.loads(config.read_text())
+    for key in ("preview-elb-name", "s3-bucket", "deployment-group"):
+        settings.pop(key, None)
+    settings.update(
+        {
+            "elb-name": ALB_NAME,
+            "load-balancer-type": "application",
+            "namespace": "alb",
+            "ready-timeout": 4,
+        }
+    )
+    config.write_text(json.dumps(settings, indent=2))
+    say("The same app behind an Application Load Balancer: a target group per color")
+    certificate = upload_certificate(ALB_NAME)
+    create_application_load_balancer(ALB_NAME, blue=30011, green=30012, certificate=certificate)
+    _created("application load balancer created", name=ALB_NAME, blue=30011, green=30012)
+    create_namespace("alb", kubeconfig)
+    return config
+
+
+def alb_forwards() -> str:
+    """`80 -> blue 50% green 50%, 443 -> green (certificate kept)`."""
+    import boto3
+
+    elbv2: Any = boto3.client("elbv2")
+    arn = elbv2.describe_load_balancers(Names=[ALB_NAME])["LoadBalancers"][0]["LoadBalancerArn"]
+    parts = []
+    for listener in elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]:
+        [forward] = [a for a in listener["DefaultActions"] if a["Type"] == "forward"]
+        groups = forward.get("ForwardConfig", {}).get("TargetGroups") or [
+            {"TargetGroupArn": forward["TargetGroupArn"], "Weight": 1}
+        ]
+        total = sum(g["Weight"] for g in groups)
+        where = " ".join(
+            f"{g['TargetGroupArn'].split('/')[-2].rsplit('-', 1)[-1]} "
+            f"{round(100 * g['Weight'] / total)}%"
+            for g in groups
+        )
+        kept = " (certificate kept)" if listener.get("Certificates") else ""
+        parts.append(f"{listener['Port']} -> {where}{kept}")
+    return ", ".join(parts)
+
+
+def _alb_story(shell: Shell, config: Path) -> Checks:
+    checks: Checks = []
+    os.environ[CONFIG_ENV] = str(config)
+    checks.append(("alb status", shell.run("status") == 0))
+    note(f"listeners: {alb_forwards()}")
+
+    say(f"Deploy v1 ({V1[:7]}) behind it: one ModifyListener per listener, all at once")
+    checks.append(("alb deploy v1", shell.run("deploy", "--commit", V1) == 0))
+    note(f"listeners: {alb_forwards()}")
+
+    say(f"Deploy v2 ({V2[:7]}) in steps: 10%, 50%, then all of the traffic, each step checked")
+    note("(each listener's forward action is weighted in place: never a moment without one)")
+    checks.append(
+        (
+            "alb deploy in steps",
+            shell.run("deploy", "--commit", V2, "--steps", "10,50,100", "--pause", "1") == 0,
+        )
+    )
+    note(f"listeners: {alb_forwards()}")
+    checks.append(("alb v2 live", shell.status()["active"]["commit"] == V2))
+
+    say("Oops behind the ALB: the idle color's target health is AWS's word, one call a listener")
+    checks.append(("alb rollback", shell.run("rollback") == 0))
+    note(f"listeners: {alb_forwards()}")
+    shell.run("status")
+    checks.append(("alb v1 live again", shell.status()["active"]["commit"] == V1))
+    return checks
 
 
 def _created(event: str, **fields: object) -> None:

@@ -7,6 +7,7 @@ import argparse
 from bluegreen_hooks import lifecycle, logs
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
 from bluegreen_hooks.env_errors import check_deployment_id
+from bluegreen_hooks.errors import ConfigError
 from bluegreen_hooks.template_check import check_templates
 
 
@@ -17,8 +18,21 @@ def run(args: argparse.Namespace) -> int:
         deployment_id = new_deployment_id("cli")
     check_deployment_id(deployment_id, "--deployment-id")
     logs.bind(deployment_id=deployment_id)
+    deploy_run = lifecycle.Run(
+        config=config,
+        deployment_id=deployment_id,
+        commit=args.commit,
+        steps=args.steps,
+        pause=args.pause,
+    )
+    if args.steps and not deploy_run.lb.can_shift:
+        raise ConfigError(
+            f"--steps: a load balancer of type {deploy_run.lb.kind} cannot split traffic "
+            "between the colors (only an Application Load Balancer can)",
+            hint="drop --steps (the switch is then all at once), or use an Application Load "
+            "Balancer (config 'load-balancer-type': 'application')",
+        )
     check_templates(config, args.commit, deployment_id)  # before any AWS or Kubernetes call
-    deploy_run = lifecycle.Run(config=config, deployment_id=deployment_id, commit=args.commit)
     router = deploy_run.router(accept="unfinished")
     if router.switch is not None:
         router = lifecycle.settle(deploy_run, router)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from bluegreen_hooks import elb, logs, preview
+from bluegreen_hooks import logs, preview
 from bluegreen_hooks.commands.common import config_from
+from bluegreen_hooks.routers import make_router
+from bluegreen_hooks.routers.classic import make_client
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     name = config.require("preview-elb-name", needed_by="preview (oops preview)")
-    client = elb.make_client(config)
-    router = elb.read_router(client, config)
+    router = make_router(config).read()
+    client = make_client(config)  # the preview load balancer is a Classic ELB
     state = preview.read_preview(client, config, name)
     color = router.idle
     port = router.ports.of(color)

@@ -6,11 +6,12 @@ import argparse
 import json
 from typing import Any
 
-from bluegreen_hooks import clients, elb, logs
+from bluegreen_hooks import clients, logs
 from bluegreen_hooks.colors import Color
 from bluegreen_hooks.commands.common import config_from
 from bluegreen_hooks.errors import InconsistentState
 from bluegreen_hooks.releases import Release, list_releases
+from bluegreen_hooks.routers import make_router
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 def live_commits(config: Any) -> dict[str, tuple[str, Color]]:
     """{"active": (commit, color), "idle": ...} from the load balancer's commit tags."""
     try:
-        router = elb.read_router(elb.make_client(config), config)
+        router = make_router(config).read()
     except InconsistentState as exc:
         logs.get_logger().warning("cannot tell which release is live", reason=exc.message)
         return {}

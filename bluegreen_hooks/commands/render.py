@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bluegreen_hooks import elb
 from bluegreen_hooks.colors import Color, parse_color
 from bluegreen_hooks.commands.common import config_from
 from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import BluegreenError
 from bluegreen_hooks.logs import get_logger
 from bluegreen_hooks.plan import check_commit, render
+from bluegreen_hooks.routers import make_router
+from bluegreen_hooks.routers.base import RouterState
 from bluegreen_hooks.template_check import check_templates
 from bluegreen_hooks.templates import Manifest, to_yaml
 
@@ -20,7 +21,7 @@ from bluegreen_hooks.templates import Manifest, to_yaml
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     check_templates(config, args.commit, "render")  # before reading the load balancer
-    router = elb.read_router(elb.make_client(config), config)
+    router = make_router(config).read()
     color = parse_color(args.color) if args.color else router.idle
     commit = check_commit(args.commit)
     services, workloads = render(config, router.ports, color, commit, "render")
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _adoption_notes(
-    config: Config, router: elb.Router, color: Color, commit: str, manifests: tuple[Manifest, ...]
+    config: Config, router: RouterState, color: Color, commit: str, manifests: tuple[Manifest, ...]
 ) -> str:
     """YAML comments naming what a deploy to the idle color would adopt (see adoption.py)."""
     if color != router.idle:

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import argparse
 
-from bluegreen_hooks import elb, lifecycle, logs
+from bluegreen_hooks import lifecycle, logs
 from bluegreen_hooks.colors import Color, parse_color
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
 from bluegreen_hooks.config import Config
 from bluegreen_hooks.errors import BluegreenError
 from bluegreen_hooks.readiness import Readiness
+from bluegreen_hooks.routers import make_router
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    client = elb.make_client(config)
-    router = elb.read_router(client, config, accept="anything")
+    lb = make_router(config)
+    router = lb.read(accept="anything")
     unfinished = router.switch is not None or bool(router.missing)
     clean = None if unfinished else router.agreed_color()
     target: Color
@@ -31,14 +32,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         target = lifecycle.repair_target(router, _readiness(config))
     logs.bind(step="repair", new_color=target)
-    moved = elb.point_at(
-        client,
-        router,
-        config.health_check,
-        target,
-        by=new_deployment_id("repair"),
-        step="repair",
-    )
+    moved = lb.point_at(router, target, by=new_deployment_id("repair"), step="repair")
     logs.get_logger().info(
         "router repaired" if moved or not clean else "nothing to repair",
         color=target,

@@ -1,4 +1,9 @@
-"""`bluegreen rollback`: traffic back to the idle color, if all its replicas are Ready."""
+"""`bluegreen rollback`: traffic back to the idle color, if it is healthy.
+
+Behind a Classic ELB "healthy" means all its replicas are Ready and no deploy holds the lock
+(Kubernetes' word, asked in a child process started first); behind an ALB/NLB it is the
+target health of the color's target group (AWS's word), and the child is stopped at once.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +24,14 @@ def run(args: argparse.Namespace) -> int:
         from bluegreen_hooks.commands.common import config_from, new_deployment_id
 
         config = config_from(args)
+        judged_by_aws = config.load_balancer_type != "classic"
+        if probe is not None and judged_by_aws:
+            probe.cancel()
+            probe = None
         deployment_id = new_deployment_id("rollback")
         logs.bind(deployment_id=deployment_id)
         rollback_run = lifecycle.Run(config=config, deployment_id=deployment_id)
-        lifecycle.rollback(rollback_run, probe=probe)
+        lifecycle.rollback(rollback_run, probe=probe, check_health=judged_by_aws and not args.force)
     finally:
         if probe is not None:
             probe.cancel()

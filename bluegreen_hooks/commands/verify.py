@@ -13,9 +13,9 @@ import json
 from bluegreen_hooks import gates, lifecycle, logs
 from bluegreen_hooks.colors import Color, parse_color
 from bluegreen_hooks.commands.common import config_from, new_deployment_id
-from bluegreen_hooks.elb import Router
 from bluegreen_hooks.gates.report import GateReport
 from bluegreen_hooks.gates.spec import Phase
+from bluegreen_hooks.routers.base import RouterState
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def choose(router: Router, color: str | None, phase: str | None) -> tuple[Color, Phase]:
+def choose(router: RouterState, color: str | None, phase: str | None) -> tuple[Color, Phase]:
     """The color (default: live, or idle for before-switch) and the phase (default: before-switch
     for the idle color, after-switch for the live one)."""
     if color is None:

@@ -74,6 +74,76 @@ def create_load_balancer(
     )
 
 
+def target_group_name(balancer: str, color: str) -> str:
+    """`<balancer>-<color>`, the balancer's name cut to fit the 32 characters of a group's."""
+    return f"{balancer[: 31 - len(color)].rstrip('-')}-{color}"
+
+
+def create_application_load_balancer(
+    name: str,
+    *,
+    blue: int = BLUE_PORT,
+    green: int = GREEN_PORT,
+    certificate: str | None = None,
+    region: str = REGION,
+    kind: str = "application",
+    nodes: int = 2,
+) -> dict[str, str]:
+    """An ALB (or NLB) with a target group per color (`<name>-blue` on the blue NodePort,
+    `<name>-green`), `nodes` EC2 instances registered in both, listeners HTTP 80 and (with a
+    certificate) HTTPS 443 forwarding to blue, and the tags naming the groups; returns the ARNs
+    by role ("balancer", "blue", "green", "vpc")."""
+    ec2: Any = boto3.client("ec2", region_name=region)
+    elbv2: Any = boto3.client("elbv2", region_name=region)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in enumerate("ab")
+    ]
+    balancer = elbv2.create_load_balancer(Name=name, Subnets=subnets, Type=kind)
+    arns = {"balancer": balancer["LoadBalancers"][0]["LoadBalancerArn"], "vpc": vpc}
+    instances = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=nodes, MaxCount=nodes, SubnetId=subnets[0]
+    )["Instances"]
+    protocol = "HTTP" if kind == "application" else "TCP"
+    for color, port in (("blue", blue), ("green", green)):
+        group = elbv2.create_target_group(
+            Name=target_group_name(name, color),
+            Protocol=protocol,
+            Port=port,
+            VpcId=vpc,
+            TargetType="instance",
+        )["TargetGroups"][0]
+        arns[color] = group["TargetGroupArn"]
+        elbv2.register_targets(
+            TargetGroupArn=group["TargetGroupArn"],
+            Targets=[{"Id": i["InstanceId"], "Port": port} for i in instances],
+        )
+    forward = [{"Type": "forward", "TargetGroupArn": arns["blue"]}]
+    elbv2.create_listener(
+        LoadBalancerArn=arns["balancer"], Protocol=protocol, Port=80, DefaultActions=forward
+    )
+    if certificate:
+        elbv2.create_listener(
+            LoadBalancerArn=arns["balancer"],
+            Protocol="HTTPS" if kind == "application" else "TLS",
+            Port=443,
+            Certificates=[{"CertificateArn": certificate}],
+            SslPolicy="ELBSecurityPolicy-TLS-1-2-2017-01",
+            DefaultActions=forward,
+        )
+    elbv2.add_tags(
+        ResourceArns=[arns["balancer"]],
+        Tags=[
+            {"Key": "blue", "Value": target_group_name(name, "blue")},
+            {"Key": "green", "Value": target_group_name(name, "green")},
+        ],
+    )
+    return arns
+
+
 def create_bucket(name: str, *, region: str = REGION) -> None:
     s3: Any = boto3.client("s3", region_name=region)
     location = {} if region == "us-east-1" else {"LocationConstraint": region}
@@ -131,9 +201,19 @@ def set_up_app(config: Config, kubeconfig: Path, report: Report) -> None:
     application and deployment group, and the namespace."""
     region = config.region or REGION
     certificate = upload_certificate(config.elb_name, region=region)
-    create_load_balancer(config.elb_name, certificate=certificate, region=region)
+    if config.load_balancer_type == "classic":
+        create_load_balancer(config.elb_name, certificate=certificate, region=region)
+    else:
+        create_application_load_balancer(
+            config.elb_name,
+            certificate=certificate,
+            region=region,
+            kind=config.load_balancer_type,
+        )
     report(
-        "load balancer created",
+        "load balancer created"
+        if config.load_balancer_type == "classic"
+        else f"{config.load_balancer_type} load balancer created",
         name=config.elb_name,
         live="blue",
         blue=BLUE_PORT,

@@ -28,7 +28,10 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     assert "$ bluegreen rollback" in commands
     assert "$ bluegreen deploy --commit broken3cccccccc" in commands
     release_path = commands[
-        commands.index("$ bluegreen bundle --commit 3333333dddddddd --upload") :
+        commands.index("$ bluegreen bundle --commit 3333333dddddddd --upload") : commands.index(
+            "$ oops preview"
+        )
+        + 1
     ]
     assert release_path == [
         "$ bluegreen bundle --commit 3333333dddddddd --upload",
@@ -48,7 +51,18 @@ def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     assert answered[0].endswith("image octoblu/triggers-service:2222222bbbbbbbb")
     contexts = [line for line in result.stderr.splitlines() if line.startswith("-- ")]
     deployments = [line for line in contexts if line.startswith("-- triggers-service, deployment ")]
-    assert len(deployments) == 7  # 4 deploys, 2 rollbacks, 1 CodeDeploy deployment
+    alb_path = commands[commands.index("$ oops preview") + 1 :]
+    assert alb_path == [
+        "$ bluegreen status",
+        "$ bluegreen deploy --commit 1111111aaaaaaaa",
+        "$ bluegreen deploy --commit 2222222bbbbbbbb --steps 10,50,100 --pause 1",
+        "$ bluegreen rollback",
+        "$ bluegreen status",
+    ]
+    assert "listeners: 80 -> blue 90% green 10%" not in result.stdout  # steps end at 100
+    assert "80 -> green 100%, 443 -> green 100% (certificate kept)" in result.stdout
+    # 4 deploys, 2 rollbacks, 1 CodeDeploy deployment; behind the ALB 2 deploys, 1 rollback
+    assert len(deployments) == 10
     # a release whose pods are Ready but answer 500 is stopped by the before-switch gate
     gated = commands[commands.index("$ bluegreen deploy --commit unhealthy4eeeee") :][:3]
     assert gated == [

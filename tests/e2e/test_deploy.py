@@ -195,7 +195,7 @@ def test_status_and_rollback_do_not_import_the_kubernetes_client(
 
     assert result.returncode == 0, result.stderr
     imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
-    assert "bluegreen_hooks.elb" in imported
+    assert "bluegreen_hooks.routers.classic" in imported
     assert not [name for name in imported if name.startswith("kubernetes")]
 
 

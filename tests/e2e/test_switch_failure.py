@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 
-from bluegreen_hooks import elb
 from bluegreen_hooks.config import parse_config
 from bluegreen_hooks.errors import DeployFailed
+from bluegreen_hooks.routers import classic as elb
 from bluegreen_hooks.sandbox.environment import Sandbox
 from tests.e2e.world import App
 
@@ -33,7 +33,7 @@ class FailingCreates:
         return getattr(self._client, name)
 
 
-def router_of(app: App) -> elb.Router:
+def router_of(app: App) -> elb.ClassicState:
     config = parse_config({"elb-name": app.elb_name, "application-name": app.name}, Path(".oopsrc"))
     return elb.read_router(boto3.client("elb"), config)
 

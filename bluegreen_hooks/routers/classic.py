@@ -1,16 +1,17 @@
-"""Thin boto3 wrapper over the Classic ELB: read router state, switch listeners, health check."""
+"""The Classic ELB router: read its state, switch listeners (delete + re-create), health check."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from bluegreen_hooks import signals, switch_record
 from bluegreen_hooks.colors import COLORS, Color, Ports, other
 from bluegreen_hooks.config import Config, HealthCheck
 from bluegreen_hooks.errors import ConfigError, DeployFailed, InconsistentState
 from bluegreen_hooks.logs import get_logger
+from bluegreen_hooks.routers.base import Accept, RouterState, Weights
 from bluegreen_hooks.switch_record import ListenerSpec, Record, Switch
 
 if TYPE_CHECKING:
@@ -19,9 +20,6 @@ else:
     ElasticLoadBalancingClient = Any
 
 COMMIT_TAG = "{color}-commit"
-
-Accept = Literal["consistent", "unfinished", "anything"]
-"""What `read_router` lets through: a clean pair; also an unfinished switch; anything (repair)."""
 
 FINISH_HINT = (
     "finish it: rerun the interrupted step (the same hook, `bluegreen deploy` or "
@@ -55,7 +53,7 @@ class Listener:
 
 
 @dataclass(frozen=True)
-class Router:
+class ClassicState:
     """What the load balancer says: each color's port, the public listeners, who is live.
 
     `listeners` are the public listeners as they must exist (from the switch record while a
@@ -130,6 +128,53 @@ class Router:
     def idle(self) -> Color:
         return other(self.active)
 
+    @property
+    def weights(self) -> Weights | None:
+        return None  # a Classic listener forwards to one port
+
+
+@dataclass(frozen=True)
+class ClassicRouter:
+    """The Classic ELB: each listener deleted and re-created on the other color's NodePort."""
+
+    config: Config
+    client: ElasticLoadBalancingClient
+    kind: str = "classic"
+    can_shift: bool = False
+    judges_health: bool = False  # one health check for both colors: Kubernetes judges
+
+    def read(self, *, accept: Accept = "consistent") -> ClassicState:
+        return read_router(self.client, self.config, accept=accept)
+
+    def point_at(self, state: RouterState, target: Color, *, by: str, step: str) -> list[int]:
+        return point_at(
+            self.client, _classic(state), self.config.health_check, target, by=by, step=step
+        )
+
+    def shift(
+        self, state: RouterState, target: Color, percent: int, *, by: str, step: str
+    ) -> list[int]:
+        raise ConfigError(
+            "a Classic ELB cannot split traffic between the colors",
+            hint="drop --steps, or use an Application Load Balancer (load-balancer-type)",
+        )
+
+    def record_commit(self, state: RouterState, color: Color, commit: str) -> None:
+        record_commit(self.client, _classic(state), color, commit)
+
+    def health_problem(self, state: RouterState, color: Color) -> str | None:
+        wanted = self.config.health_check.target(state.ports.of(color))
+        found = _classic(state).health_target
+        return None if found == wanted else f"health check is {found}, expected {wanted}"
+
+    def wait_healthy(self, state: RouterState, color: Color, timeout: float) -> None:
+        """Readiness is Kubernetes' word here (every replica Ready), as it always was."""
+
+
+def _classic(state: RouterState) -> ClassicState:
+    assert isinstance(state, ClassicState), state
+    return state
+
 
 def make_client(config: Config) -> ElasticLoadBalancingClient:
     from bluegreen_hooks.aws_clients import make_client as make_aws_client
@@ -140,7 +185,7 @@ def make_client(config: Config) -> ElasticLoadBalancingClient:
 
 def read_router(
     client: ElasticLoadBalancingClient, config: Config, *, accept: Accept = "consistent"
-) -> Router:
+) -> ClassicState:
     """Read tags and listeners; refuse any state that is not a clean blue/green pair.
 
     `accept="unfinished"` lets an unfinished switch through (for the steps that finish it);
@@ -158,7 +203,7 @@ def read_router(
         else found[port].spec
         for port in public
     )
-    router = Router(
+    router = ClassicState(
         elb_name=config.elb_name,
         ports=ports,
         listeners=listeners,
@@ -176,10 +221,9 @@ def _describe(client: ElasticLoadBalancingClient, config: Config) -> dict[str, A
     try:
         found = client.describe_load_balancers(LoadBalancerNames=[config.elb_name])
     except client.exceptions.AccessPointNotFoundException as exc:
-        raise ConfigError(
-            f"{config.path}: key 'elb-name': load balancer {config.elb_name!r} not found",
-            hint="check elb-name and the region (config 'region' or AWS_DEFAULT_REGION)",
-        ) from exc
+        from bluegreen_hooks.routers.naming import not_found
+
+        raise not_found(config, "classic") from exc
     return dict(found["LoadBalancerDescriptions"][0])
 
 
@@ -247,7 +291,7 @@ def _public_ports(config: Config, found: dict[int, Listener], record: Record) ->
     return tuple(wanted)
 
 
-def _active_color(router: Router, accept: Accept) -> Color:
+def _active_color(router: ClassicState, accept: Accept) -> Color:
     """The live color; raises InconsistentState for any state `accept` does not let through."""
     elb_name = router.elb_name
     switch = router.switch
@@ -294,7 +338,7 @@ def _active_color(router: Router, accept: Accept) -> Color:
 
 def point_at(
     client: ElasticLoadBalancingClient,
-    router: Router,
+    router: ClassicState,
     check: HealthCheck,
     target: Color,
     *,
@@ -381,7 +425,7 @@ def repoint(
 
 
 def _write_record(
-    client: ElasticLoadBalancingClient, router: Router, switch: Switch
+    client: ElasticLoadBalancingClient, router: ClassicState, switch: Switch
 ) -> dict[str, str]:
     """Record the listeners and the switch (one AddTags call, skipped if already so)."""
     if router.switch is not None and router.switch.target == switch.target:
@@ -412,7 +456,7 @@ def _write_record(
 
 
 def _clear_record(
-    client: ElasticLoadBalancingClient, router: Router, written: dict[str, str]
+    client: ElasticLoadBalancingClient, router: ClassicState, written: dict[str, str]
 ) -> None:
     """The switch is done: remove its tag (the listener tags stay, to notice a lost listener)."""
     keys = switch_record.leftovers(router.record, written)
@@ -471,7 +515,10 @@ def _lacking(found: ListenerSpec, wanted: ListenerSpec) -> str:
 
 
 def _put_back(
-    client: ElasticLoadBalancingClient, router: Router, ports: list[int], written: dict[str, str]
+    client: ElasticLoadBalancingClient,
+    router: ClassicState,
+    ports: list[int],
+    written: dict[str, str],
 ) -> bool:
     """Re-create each listener where it was found; returns whether the router is clean again.
 
@@ -544,7 +591,7 @@ def _health_check_is(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 
 def configure_health_check(
-    client: ElasticLoadBalancingClient, router: Router, check: HealthCheck, port: int
+    client: ElasticLoadBalancingClient, router: ClassicState, check: HealthCheck, port: int
 ) -> bool:
     """Aim the health check at `port` with the configured settings; returns whether it changed."""
     wanted = health_check_settings(check, port)
@@ -559,7 +606,7 @@ def configure_health_check(
 
 
 def record_commit(
-    client: ElasticLoadBalancingClient, router: Router, color: Color, commit: str
+    client: ElasticLoadBalancingClient, router: ClassicState, color: Color, commit: str
 ) -> None:
     """Remember on the load balancer which commit runs on `color` (read by `status`)."""
     if router.commits.get(color) == commit:
