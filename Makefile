@@ -21,7 +21,7 @@ demo: compile
 	$(BIN)/bluegreen demo
 
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -n 4 --durations=25 tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check bluegreen_hooks tests bench
