@@ -83,6 +83,7 @@ def test_the_readme_try_it_section_uses_real_commands() -> None:
         "status",
         "releases",
         "preview",
+        "verify",
         "rollback",
     ]
     assert parsed[0].app == "examples/triggers-service"
