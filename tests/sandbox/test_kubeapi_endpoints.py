@@ -297,7 +297,8 @@ def test_endpoints_and_slices_are_served_in_every_namespace_and_by_discovery(
     listed_kinds = {r.name: r.kind for r in discovery.get_api_resources().resources}
     assert listed_kinds == {"endpointslices": "EndpointSlice"}
 
-    core.delete_namespace("shop")
+    core.delete_namespace("shop")  # asynchronous: its contents go first, then it
+    wait_for(core.list_namespace, condition=lambda namespaces: "shop" not in namespaces)
     with pytest.raises(client.ApiException) as gone:
         core.read_namespaced_endpoints("web", "shop")
     assert (gone.value.status, status_body(gone.value)["reason"]) == (404, "NotFound")
