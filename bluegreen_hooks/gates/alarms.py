@@ -28,23 +28,19 @@ def check(gate: AlarmsGate, ctx: GateContext) -> GateResult:
         outcome = _outcome(alarms, missing, firing)
         attempts.add(outcome)
         if missing or firing:
-            return GateResult(
-                gate.describe(),
+            return attempts.result(
                 gate.kind,
                 False,
                 outcome + f" (after {time.monotonic() - started:.1f} s of {gate.watch:g})",
-                attempts.kept(),
-                seconds=time.monotonic() - started,
+                started,
             )
         if time.monotonic() + gate.interval > deadline:
-            return GateResult(
-                gate.describe(),
+            return attempts.result(
                 gate.kind,
                 True,
                 f"{len(alarms)} alarms out of ALARM for {gate.watch:g} s"
                 f" ({len(attempts)} checks: {attempts.summary()})",
-                attempts.kept(),
-                seconds=time.monotonic() - started,
+                started,
             )
         time.sleep(min(gate.interval, max(deadline - time.monotonic(), 0)))
 

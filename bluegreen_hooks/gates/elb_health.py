@@ -24,23 +24,19 @@ def check(gate: ElbHealthGate, ctx: GateContext) -> GateResult:
         outcome = _outcome(states)
         attempts.add(outcome)
         if states and all(s["State"] == "InService" for s in states):
-            return GateResult(
-                gate.describe(),
+            return attempts.result(
                 gate.kind,
                 True,
                 f"{len(states)}/{len(states)} instances InService",
-                attempts.kept(),
-                seconds=time.monotonic() - started,
+                started,
             )
         if time.monotonic() + gate.interval >= deadline:
-            return GateResult(
-                gate.describe(),
+            return attempts.result(
                 gate.kind,
                 False,
                 f"load balancer {ctx.config.elb_name}: not every instance InService within"
                 f" {gate.timeout:g} s; {len(attempts)} checks: {attempts.summary()}",
-                attempts.kept(),
-                seconds=time.monotonic() - started,
+                started,
             )
         time.sleep(gate.interval)
 

@@ -49,24 +49,20 @@ def check(gate: HttpGate, ctx: GateContext) -> GateResult:
         attempts.add(outcome)
         streak = streak + 1 if all(answer.ok for _, answer in answers) else 0
         if streak >= gate.successes:
-            return GateResult(
-                gate.describe(),
+            return attempts.result(
                 gate.kind,
                 True,
                 f"{streak} consecutive 2xx from {_where(addresses, ctx.port)}"
                 f" ({len(attempts)} attempts)",
-                attempts.kept(),
-                seconds=time.monotonic() - started,
+                started,
             )
         if time.monotonic() + gate.interval >= deadline:
-            return GateResult(
-                gate.describe(),
+            return attempts.result(
                 gate.kind,
                 False,
                 f"no {gate.successes} consecutive 2xx from {_where(addresses, ctx.port)} within"
                 f" {gate.timeout:g} s; {len(attempts)} attempts: {attempts.summary()}",
-                attempts.kept(),
-                seconds=time.monotonic() - started,
+                started,
             )
         time.sleep(gate.interval)
 

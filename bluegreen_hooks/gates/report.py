@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -115,3 +116,9 @@ class Attempts:
 
     def kept(self) -> tuple[str, ...]:
         return kept(self.outcomes)
+
+    def result(self, kind: str, passed: bool, summary: str, started: float) -> GateResult:
+        """The gate's result from these attempts, timed from `started` (time.monotonic())."""
+        return GateResult(
+            self.gate, kind, passed, summary, self.kept(), seconds=time.monotonic() - started
+        )
