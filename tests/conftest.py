@@ -69,3 +69,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("least privilege", sep="=", red=True, bold=True)
         for line in findings:
             terminalreporter.write_line(line, red=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` run first, so that in a parallel run none of them ends it alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import boto3
 
 from bluegreen_hooks.sandbox.environment import Sandbox
 from bluegreen_hooks.sandbox.scenario import create_load_balancer
+from tests import cli_runs
 from tests.e2e.world import App
 
 GROUP = "master"
@@ -79,10 +79,11 @@ def oops(
     app: App, *argv: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The `oops` console script (as `python -m`), in the app's folder, JSON logs on stderr."""
-    return subprocess.run(
-        [sys.executable, "-m", "bluegreen_hooks.oops", *argv, "--config", str(app.config)],
-        capture_output=True,
-        text=True,
+    return cli_runs.run(
+        "bluegreen_hooks.oops",
+        *argv,
+        "--config",
+        str(app.config),
         cwd=app.folder,
         env={**os.environ, **(env or {})},
         timeout=180,

@@ -64,6 +64,7 @@ def test_listener_rules_on_a_color_move_with_the_default_action_and_others_stay(
     assert legacy["Conditions"][0]["Values"] == ["/legacy/*"]
 
 
+@pytest.mark.slow
 def test_status_rollback_and_redeploy_through_the_alb(alb: AlbApp) -> None:
     deploy(alb, V1)
     deploy(alb, V2)

@@ -117,6 +117,7 @@ def test_a_shift_killed_before_its_record_was_cleared_is_finished_by_repair(alb:
     assert alb.app.status()["active"]["color"] == "green"
 
 
+@pytest.mark.slow
 def test_steps_and_rollback_get_through_throttling(alb: AlbApp) -> None:
     faults = alb.app.sandbox.aws.faults
     before = faults.injected["Throttling"] + faults.injected["ServiceUnavailable"]

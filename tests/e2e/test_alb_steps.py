@@ -38,6 +38,7 @@ def test_steps_shift_weights_in_order_on_every_listener_and_rule(alb: AlbApp) ->
     assert alb.listeners()[443]["Certificates"][0]["CertificateArn"] == alb.app.certificate
 
 
+@pytest.mark.slow
 def test_status_shows_the_split_and_rollback_mid_shift_returns_everything(alb: AlbApp) -> None:
     deploy = start(alb.app, "deploy", "--commit", V1, "--steps", "10,100", "--pause", "120")
     deploy.wait_for('"step checked"')
@@ -111,6 +112,7 @@ def test_a_deploy_killed_mid_shift_is_a_shift_that_status_shows_and_rollback_end
     assert "bluegreen-switch" not in alb.tags()
 
 
+@pytest.mark.slow
 def test_steps_then_a_second_release_then_rollback(alb: AlbApp) -> None:
     for commit in (V1, V2):
         result = alb.app.bluegreen("deploy", "--commit", commit, "--steps", "50,100")

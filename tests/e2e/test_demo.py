@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.e2e.test_sandbox_command import clean_env
 
 
+@pytest.mark.slow
 def test_the_demo_tells_the_whole_story_echoing_each_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bluegreen_hooks", "demo"],

@@ -60,6 +60,7 @@ def test_status_reports_active_color_port_and_commit(app: App) -> None:
     }
 
 
+@pytest.mark.slow
 def test_second_deploy_flips_back_to_blue_and_keeps_green_for_rollback(app: App) -> None:
     deploy(app, V1)
     deploy(app, V2)
@@ -70,6 +71,7 @@ def test_second_deploy_flips_back_to_blue_and_keeps_green_for_rollback(app: App)
     assert {p.metadata.labels["bluegreen.io/commit"] for p in app.pods("green")} == {V1}
 
 
+@pytest.mark.slow
 def test_rollback_returns_traffic_to_the_previous_release(app: App) -> None:
     deploy(app, V1)
     deploy(app, V2)
@@ -103,6 +105,7 @@ def test_forced_rollback_switches_even_when_not_ready(app: App) -> None:
     assert app.instance_ports() == {app.blue}
 
 
+@pytest.mark.slow
 def test_release_that_never_becomes_ready_leaves_traffic_untouched(app: App) -> None:
     deploy(app, V1)
     app.settings(**{"ready-timeout": 1.5})
@@ -165,6 +168,7 @@ def test_readiness_reports_each_color_and_the_lock(app: App) -> None:
     }
 
 
+@pytest.mark.slow
 def test_rollback_is_refused_while_a_deploy_holds_the_lock(app: App) -> None:
     deploy(app, V1)
     deploy(app, V2)
@@ -242,6 +246,7 @@ def test_health_check_settings_follow_the_config(app: App) -> None:
     }
 
 
+@pytest.mark.slow
 def test_a_later_release_on_the_same_color_keeps_its_service(app: App) -> None:
     deploy(app, V1)
     service = app.core.read_namespaced_service(f"{app.name}-green", "default")
@@ -258,6 +263,7 @@ def test_a_later_release_on_the_same_color_keeps_its_service(app: App) -> None:
     }
 
 
+@pytest.mark.slow
 def test_rollback_is_refused_when_kubernetes_cannot_be_asked(app: App) -> None:
     deploy(app, V1)
     deploy(app, V2)

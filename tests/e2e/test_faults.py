@@ -37,6 +37,7 @@ def behave(sandbox: Sandbox) -> None:
     sandbox.kube.faults.clear()
 
 
+@pytest.mark.slow
 def test_deploys_and_rollback_succeed_through_transient_faults(faults: Sandbox, app: App) -> None:
     aws_before = sum(faults.aws.faults.injected.values())
     kube_before = faults.kube.faults.injected.copy()

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import pytest
 
 from bluegreen_hooks.sandbox.kubeapi.nodeports import HttpAnswer
 from tests.e2e.test_gates import QUICK_HTTP, V1, deployed, use_gates
@@ -28,6 +29,7 @@ def answering(app: App, image_part: str, answer: HttpAnswer) -> Iterator[None]:
         answers.answers.pop(image_part, None)
 
 
+@pytest.mark.slow
 def test_application_start_gates_before_switching_and_a_rerun_switches_once_it_answers(
     app: App,
 ) -> None:
@@ -60,6 +62,7 @@ def registered_instance(app: App) -> tuple[Any, str]:
     return ec2, instance["InstanceId"]
 
 
+@pytest.mark.slow
 def test_validate_service_rolls_back_when_the_load_balancer_finds_an_instance_out_of_service(
     app: App,
 ) -> None:

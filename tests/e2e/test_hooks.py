@@ -121,6 +121,7 @@ def test_rerunning_a_hook_after_success_changes_nothing(app: App, event: str) ->
     assert app.snapshot() == before
 
 
+@pytest.mark.slow
 def test_application_start_rerun_by_hand_finds_the_saved_plan(app: App) -> None:
     bundle = unpack_bundle(app, "d-HAND")
     run_all(app, bundle, "d-HAND")
@@ -175,6 +176,7 @@ def test_validate_service_fails_when_traffic_is_not_on_the_planned_color(app: Ap
     assert "traffic is on blue, but the plan put it on green" in result.stderr
 
 
+@pytest.mark.slow
 def test_validate_service_sends_traffic_back_when_the_new_color_stops_being_ready(
     app: App,
 ) -> None:

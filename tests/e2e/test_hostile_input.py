@@ -333,6 +333,7 @@ def test_the_good_templates_of_the_hostile_tests_render(sandbox: Sandbox, base: 
     assert "kind: Deployment" in out and "kind: Service" in out
 
 
+@pytest.mark.slow
 @HOSTILE
 @given(templates=hostile_templates(), command=st.sampled_from(TEMPLATE_COMMANDS))
 def test_any_hostile_template_is_exit_2_with_one_short_line_and_no_request(

@@ -52,6 +52,7 @@ def slow_pods(app: App) -> Iterator[None]:
     kube.ready_delay = before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_a_deploy_killed_at_a_kubernetes_step_converges_when_rerun(
     app: App, slow_pods: None, point: str

@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_sandbox_command import Running, clean_env, start
 from tests.e2e.world import EXAMPLE
 
 BIN = Path(sys.executable).parent  # bluegreen and the pinned kubectl
 
 
+@pytest.mark.slow
 def test_kubectl_sees_a_deploy_after_sourcing_the_sandbox_env_file(tmp_path: Path) -> None:
     folder = tmp_path / "triggers-service"
     shutil.copytree(EXAMPLE, folder)

@@ -120,6 +120,7 @@ def test_a_lease_nobody_renews_is_taken_over_by_the_next_deploy(app: App) -> Non
     assert lease(app) is None
 
 
+@pytest.mark.slow
 def test_after_kill_9_during_the_wait_rollback_proceeds_without_force(
     app: App, pods_ready_after: Callable[[float], None]
 ) -> None:

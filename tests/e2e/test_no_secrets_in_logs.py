@@ -39,6 +39,7 @@ def assert_no_canary(result: subprocess.CompletedProcess[str]) -> None:
         assert canary[:30] not in printed(result), f"a secret leaked into {result.args}"
 
 
+@pytest.mark.slow
 def test_deploy_status_and_rollback_print_no_secret(app: App, canary_env: dict[str, str]) -> None:
     runs = [
         app.bluegreen("deploy", "--commit", "1111111aaaaaaaa", env=canary_env),
@@ -55,6 +56,7 @@ def test_deploy_status_and_rollback_print_no_secret(app: App, canary_env: dict[s
         assert_no_canary(result)
 
 
+@pytest.mark.slow
 def test_failures_print_no_secret(app: App, canary_env: dict[str, str], tmp_path: Path) -> None:
     app.settings(**{"ready-timeout": 1})
     broken_kubeconfig = tmp_path / "broken-kubeconfig"

@@ -90,6 +90,7 @@ def next_second() -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_list_shows_releases_newest_first_marking_active_and_idle(app: App) -> None:
     for commit in (V2, V3, V1):  # neither the order of the keys nor its reverse
         next_second()

@@ -76,6 +76,7 @@ def release(app: App, kind: str, name: str) -> None:
         app.core.patch_namespaced_service(name, "default", patch)
 
 
+@pytest.mark.slow
 def test_a_deploy_waits_out_the_grace_period_of_the_old_colors_pods(slow_cluster: App) -> None:
     app = slow_cluster
     deploy(app, V1)
@@ -106,6 +107,7 @@ def test_a_deploy_waits_out_the_grace_period_of_the_old_colors_pods(slow_cluster
     assert app.status()["active"] == {"color": "green", "port": app.green, "commit": V3}
 
 
+@pytest.mark.slow
 def test_a_deploy_waits_for_a_workload_held_by_a_finalizer_then_replaces_it(
     slow_cluster: App,
 ) -> None:
@@ -152,6 +154,7 @@ def test_a_service_name_still_being_deleted_is_waited_for_then_created(slow_clus
     assert app.instance_ports() == {app.green}
 
 
+@pytest.mark.slow
 def test_a_deploy_waiting_on_a_held_workload_names_the_finalizer_and_stops_on_sigterm(
     slow_cluster: App,
 ) -> None:
@@ -240,6 +243,7 @@ def test_rollback_is_refused_while_the_idle_pods_are_ready_but_not_yet_available
     assert app.snapshot() == before
 
 
+@pytest.mark.slow
 def test_a_deploy_replaces_an_idle_deployment_caught_mid_rollout(slow_cluster: App) -> None:
     app = slow_cluster
     deploy(app, V1)
@@ -273,6 +277,7 @@ def test_a_deploy_replaces_an_idle_deployment_caught_mid_rollout(slow_cluster: A
     assert app.status()["active"] == {"color": "green", "port": app.green, "commit": V3}
 
 
+@pytest.mark.slow
 def test_the_hooks_release_while_old_pods_take_their_grace_period(slow_cluster: App) -> None:
     app = slow_cluster
     deploy(app, V1)
@@ -289,6 +294,7 @@ def test_the_hooks_release_while_old_pods_take_their_grace_period(slow_cluster: 
     assert all(p.metadata.deletion_timestamp is None for p in pods)
 
 
+@pytest.mark.slow
 def test_the_seeds_replication_controllers_are_replaced_after_their_pods_terminate(
     slow_cluster: App,
 ) -> None:

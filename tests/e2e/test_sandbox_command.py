@@ -186,6 +186,7 @@ SANDBOX_FIX = (
 )
 
 
+@pytest.mark.slow
 def test_an_empty_sandbox_serves_aws_and_kubernetes_replacing_a_stale_env_file(
     tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
@@ -220,6 +221,7 @@ def test_an_empty_sandbox_serves_aws_and_kubernetes_replacing_a_stale_env_file(
     assert sandbox.stop(signal.SIGINT) == 0
 
 
+@pytest.mark.slow
 def test_the_sandbox_creates_what_the_apps_config_names_in_its_region(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
@@ -286,6 +288,7 @@ def publish_and_deploy(sandbox: Running, commit: str, *, cwd: Path) -> str:
     return done.stdout.decode().strip()
 
 
+@pytest.mark.slow
 def test_the_sandbox_agent_takes_deployments_in_the_apps_region(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
@@ -307,6 +310,7 @@ def test_the_sandbox_agent_takes_deployments_in_the_apps_region(
     assert sandbox.stop() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("number", "how"),
     [(signal.SIGINT, "--config"), (signal.SIGTERM, "cwd")],
@@ -438,6 +442,7 @@ def test_a_second_sandbox_refuses_the_env_file_of_a_running_one(
     assert first.env_file.read_text() == "export AWS_ENDPOINT_URL=http://127.0.0.1:1\n"
 
 
+@pytest.mark.slow
 def test_after_a_killed_sandbox_aws_and_kubernetes_commands_ask_whether_it_is_running(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
@@ -511,6 +516,7 @@ def test_without_the_sandbox_extra_it_names_the_extra_to_install(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_readme_walkthrough_against_a_running_sandbox(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:
@@ -567,6 +573,7 @@ def _hooks_running(folder: Path, event: str) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 def test_stopping_the_sandbox_mid_deployment_kills_the_running_hook(
     example: Path, tmp_path: Path, running_sandboxes: list[Running]
 ) -> None:

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from kubernetes import client, config
 
 from bluegreen_hooks.sandbox.environment import Sandbox
 from bluegreen_hooks.sandbox.scenario import create_load_balancer, upload_certificate
+from tests import cli_runs
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "triggers-service"
@@ -56,10 +56,11 @@ class App:
         self, *argv: str, cwd: Path | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run the CLI as a user would: a separate process, JSON logs on stderr."""
-        return subprocess.run(
-            [sys.executable, "-m", "bluegreen_hooks", *argv, "--config", str(self.config)],
-            capture_output=True,
-            text=True,
+        return cli_runs.run(
+            "bluegreen_hooks",
+            *argv,
+            "--config",
+            str(self.config),
             cwd=cwd or self.folder,
             env={**os.environ, **(env or {})},
             timeout=120,
