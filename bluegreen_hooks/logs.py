@@ -176,6 +176,19 @@ def report_failure(message: str, hint: str | None, exit_code: int) -> int:
     out = _stream()
     if _use_console(out):
         print(f"error: {message}" + (f"\n  fix: {hint}" if hint else ""), file=out, flush=True)
-    else:
+        return exit_code
+    try:
         get_logger().error(message, fix=hint, exit_code=exit_code)
+    except Exception:
+        # Logging itself is broken, e.g. a signal cut structlog's first import short: the
+        # failure is still said, as the same JSON line without the run context.
+        _write_json_line(out, {"fix": hint, "exit_code": exit_code, "event": message})
     return exit_code
+
+
+def _write_json_line(out: TextIO, fields: dict[str, object]) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    fields.update(level="error", timestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+    print(json.dumps(fields), file=out, flush=True)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+
+import pytest
 
 from bluegreen_hooks import logs
 
@@ -136,3 +139,23 @@ def test_a_failure_is_one_json_line_for_a_collector() -> None:
         1,
         "d-2",
     )
+
+
+def test_a_failure_is_still_one_json_line_when_logging_cannot_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    logs.configure("json", stream=out)
+    monkeypatch.setitem(sys.modules, "structlog", None)  # as when a signal cut its import short
+
+    code = logs.report_failure("stopped by SIGTERM", "rerun it", 143)
+
+    line = json.loads(out.getvalue())
+    assert code == 143
+    assert line.pop("timestamp").endswith("Z")
+    assert line == {
+        "event": "stopped by SIGTERM",
+        "fix": "rerun it",
+        "exit_code": 143,
+        "level": "error",
+    }
