@@ -270,12 +270,23 @@ class Elbv2Router:
     # --- moving traffic --------------------------------------------------------------------
 
     def point_at(self, state: RouterState, target: Color, *, by: str, step: str) -> list[int]:
-        """Every forward action on the color's group: one call per listener and color rule;
-        then the shift record, if any, is cleared."""
+        """Every forward action on the color's group: one call per listener and color rule.
+
+        Each call is atomic, but a crash between two of them would leave listeners that
+        disagree with nothing saying why; so when more than one must move, the switch is
+        recorded on the load balancer's tags first and cleared last, as on a Classic ELB: an
+        interrupted switch is reported by `status` and finished by a rerun or `repair`.
+        """
         own = _elbv2(state)
-        moved = self._set_weights(own, {target: 100, other(target): 0})
-        if own.switch is not None:
-            self._clear_record(own)
+        weights: Weights = {target: 100, other(target): 0}
+        written: dict[str, str] = {}
+        with signals.deferred():
+            if len(self._pending(own, weights)) > 1:
+                written = self._write_record(own, Switch(target=target, by=by, step=step))
+            moved = self._set_weights(own, weights, written)
+            if own.switch is not None or written:
+                self._clear_record(own, written)
+        signals.stop_here(lambda: f"the switch to {target} is complete")
         return moved
 
     def shift(
@@ -287,9 +298,15 @@ class Elbv2Router:
         self._write_record(own, Switch(target=target, by=by, step=step))
         return self._set_weights(own, {target: percent, other(target): 100 - percent})
 
-    def _set_weights(self, state: Elbv2State, weights: Weights) -> list[int]:
-        """Each place to `weights`; a place that cannot be moved sends those moved back."""
-        pending = [p for p in state.places if state.weights_of(p) != weights]
+    def _pending(self, state: Elbv2State, weights: Weights) -> list[Place]:
+        return [p for p in state.places if state.weights_of(p) != weights]
+
+    def _set_weights(
+        self, state: Elbv2State, weights: Weights, written: dict[str, str] | None = None
+    ) -> list[int]:
+        """Each place to `weights`; a place that cannot be moved sends those moved back (and
+        then clears the switch record `written` for this move, if nothing was left astray)."""
+        pending = self._pending(state, weights)
         moved: list[Place] = []
 
         def situation() -> str:
@@ -302,6 +319,8 @@ class Elbv2Router:
                     self._modify(place, place.with_weights(state.groups, weights))
                 except Exception as exc:
                     stranded = self._put_back(moved)
+                    if written and not stranded and state.switch is None:
+                        stranded = self._clear_after_put_back(state, written)
                     raise DeployFailed(
                         f"could not point {place.describe()} of {state.elb_name} at "
                         f"{_describe(weights)}: {exc}",
@@ -335,18 +354,30 @@ class Elbv2Router:
                 stranded.append(place.describe())
         return stranded
 
-    def _write_record(self, state: Elbv2State, switch: Switch) -> None:
+    def _write_record(self, state: Elbv2State, switch: Switch) -> dict[str, str]:
+        """Record `switch` on the load balancer's tags; returns the tags written (none when
+        the same switch is recorded already, as in a later step of one shift)."""
         if state.switch is not None and state.switch.target == switch.target:
-            return  # already recorded (a later step of the same shift)
+            return {}
         tags = switch_record.tags_for((), switch)
         self.client.add_tags(
             ResourceArns=[state.arn], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
+        return tags
 
-    def _clear_record(self, state: Elbv2State) -> None:
-        keys = list(state.record.tags)
+    def _clear_record(self, state: Elbv2State, written: dict[str, str] | None = None) -> None:
+        keys = sorted({*state.record.tags, *(written or {})})
         if keys:
             self.client.remove_tags(ResourceArns=[state.arn], TagKeys=keys)
+
+    def _clear_after_put_back(self, state: Elbv2State, written: dict[str, str]) -> list[str]:
+        """Clear the record of a switch undone; what is astray if it could not be cleared."""
+        try:
+            self._clear_record(state, written)
+        except Exception as exc:
+            get_logger().error("could not clear the switch record", error=str(exc))
+            return [f"the switch record ({switch_record.SWITCH_TAG} tag)"]
+        return []
 
     def record_commit(self, state: RouterState, color: Color, commit: str) -> None:
         if state.commits.get(color) == commit:
@@ -460,7 +491,7 @@ def _active_color(state: Elbv2State, accept: Accept) -> Color:
         under_way = agreed is not None and 0 < agreed["blue"] < 100
         if not under_way and accept != "unfinished":
             raise InconsistentState(
-                f"load balancer {name}: a shift to {switch.target} ({switch.step} "
+                f"load balancer {name}: a switch to {switch.target} ({switch.step} "
                 f"{switch.by}) did not finish: {state.state()}",
                 hint=FINISH_HINT,
             )

@@ -19,7 +19,9 @@ def alb(sandbox: Sandbox, tmp_path: Path) -> AlbApp:
     return make_alb_app(sandbox, tmp_path)
 
 
-def test_a_rollback_killed_between_listeners_is_refused_until_repaired(alb: AlbApp) -> None:
+def test_a_rollback_killed_between_listeners_is_recorded_and_finished_by_its_rerun(
+    alb: AlbApp,
+) -> None:
     result = alb.app.bluegreen("deploy", "--commit", V1)
     assert result.returncode == 0, result.stderr
     faults = alb.app.sandbox.aws.faults
@@ -30,12 +32,32 @@ def test_a_rollback_killed_between_listeners_is_refused_until_repaired(alb: AlbA
 
     weights = alb.default_weights()
     assert sorted(w["green"] for w in weights.values() if w) == [0, 100]  # one moved, none lost
+    assert "bluegreen-switch" in alb.tags()
     status = alb.app.bluegreen("status")
     assert status.returncode == 4
-    assert "listeners disagree" in status.stderr
-    repaired = alb.app.bluegreen("repair")
-    assert repaired.returncode == 0, repaired.stderr
-    assert alb.colors() == {"green"}  # the only color with Ready pods
+    assert "a switch to blue (rollback" in status.stderr and "did not finish" in status.stderr
+    rerun = alb.app.bluegreen("rollback", "--force")
+    assert rerun.returncode == 0, rerun.stderr
+    assert alb.colors() == {"blue"}  # the rollback finished, not undone
+    assert "bluegreen-switch" not in alb.tags()
+    assert alb.app.status()["active"]["color"] == "blue"
+
+
+def test_a_deploy_killed_between_listeners_is_finished_by_deploying_again(alb: AlbApp) -> None:
+    faults = alb.app.sandbox.aws.faults
+
+    run_until_killed(
+        alb.app, "deploy", "--commit", V1, arm=lambda kill: faults.after("ModifyListener", kill)
+    )
+
+    assert sorted(w["green"] for w in alb.default_weights().values() if w) == [0, 100]
+    assert "bluegreen-switch" in alb.tags()
+    rerun = alb.app.bluegreen("deploy", "--commit", V1)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "finishing an interrupted switch" in rerun.stderr
+    assert alb.colors() == {"green"}
+    assert "bluegreen-switch" not in alb.tags()
+    assert alb.app.status()["active"] == {"color": "green", "port": alb.app.green, "commit": V1}
 
 
 def test_a_stepped_deploy_killed_mid_step_is_an_unfinished_shift_that_rollback_ends(
@@ -56,7 +78,7 @@ def test_a_stepped_deploy_killed_mid_step_is_an_unfinished_shift_that_rollback_e
     assert "bluegreen-switch" in alb.tags()
     status = alb.app.bluegreen("status")
     assert status.returncode == 4
-    assert "a shift to green" in status.stderr and "did not finish" in status.stderr
+    assert "a switch to green" in status.stderr and "did not finish" in status.stderr
     rollback = alb.app.bluegreen("rollback")
     assert rollback.returncode == 0, rollback.stderr
     assert alb.colors() == {"blue"}
@@ -75,6 +97,7 @@ def test_a_refused_rule_move_sends_the_moved_listeners_back(alb: AlbApp) -> None
     assert "could not point listener 80 rule 7" in result.stderr
     assert "every listener is back where it was" in result.stderr
     assert alb.colors() == {"blue"}
+    assert "bluegreen-switch" not in alb.tags()  # recorded (two places), cleared once back
     [rule] = alb.rules(80)
     assert alb.weights(rule["Actions"]) == {"blue": 100, "green": 0}
 
