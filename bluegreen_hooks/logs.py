@@ -8,12 +8,14 @@ structlog is imported on first use, so a command that logs nothing (`status`) pa
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import MutableMapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 if TYPE_CHECKING:
-    from structlog.typing import FilteringBoundLogger
+    from structlog.typing import FilteringBoundLogger, Processor
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -46,11 +48,11 @@ def _ensure_configured() -> None:
         return
     import logging
 
-    import structlog
+    structlog = _import_structlog()
 
     out = _stream()
     use_console = _use_console(out)
-    processors: list[structlog.typing.Processor] = [
+    processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
     ]
@@ -158,6 +160,19 @@ def bind(**context: object) -> None:
     import structlog
 
     structlog.contextvars.bind_contextvars(**context)
+
+
+def _import_structlog() -> ModuleType:
+    """structlog, imported with SIGINT and SIGTERM held until it is done: a signal raised
+    mid-import would leave it (and asyncio) half-initialised, and the failure report that
+    follows the signal needs it."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        import structlog
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return structlog
 
 
 def get_logger() -> FilteringBoundLogger:
