@@ -39,7 +39,7 @@ class Zygote:
         environment = {k: v for k, v in os.environ.items() if k not in _READ_AT_IMPORT}
         self._process = subprocess.Popen(
             [sys.executable, str(REPO / "tests" / "zygote.py"), self.socket_path],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # closed when this process ends: the zygote ends too
             stdout=subprocess.PIPE,
             env=environment,
             cwd=REPO,

@@ -1,12 +1,14 @@
 """A process that has imported the product once and forks a fresh copy of itself for each run.
 
-Run as `python tests/zygote.py SOCKET`. Each connection on the Unix socket SOCKET asks for one
-run of `python -m MODULE ARGV...`: a JSON line (module, argv, cwd, env) with the run's stdin,
-stdout and stderr passed as file descriptors. The zygote forks a keeper, which forks the run,
-says the run's pid, waits for it and says its wait status; the zygote reaps keepers without
-waiting. The run executes the module with `runpy` as `python -m` does (argv, `__main__`,
-working folder, environment, standard streams, exit code), so its only difference from a
-fresh interpreter is that boto3, the Kubernetes client and the product are imported already.
+Run as `python tests/zygote.py SOCKET`; it ends when its standard input does (the test
+process that started it holds the other end). Each connection on the Unix socket SOCKET asks
+for one run of `python -m MODULE ARGV...`: a JSON line (module, argv, cwd, env) with the run's
+stdin, stdout and stderr passed as file descriptors. The zygote forks a keeper, which forks the
+run, says the run's pid, waits for it and says its wait status; the zygote reaps keepers
+without waiting. The run executes the module with `runpy` as `python -m` does (argv,
+`__main__`, working folder, environment, standard streams, exit code), so its only difference
+from a fresh interpreter is that boto3, the Kubernetes client and the product are imported
+already.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import pkgutil
 import runpy
+import selectors
 import signal
 import socket
 import sys
@@ -57,13 +60,20 @@ def serve(path: str) -> None:
     listener.bind(path)
     listener.listen(64)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
+    events = selectors.DefaultSelector()
+    events.register(listener, selectors.EVENT_READ)
+    events.register(sys.stdin, selectors.EVENT_READ)  # the test process holds the other end
     print("ready", flush=True)
     while True:
-        connection, _ = listener.accept()
-        if os.fork() == 0:
-            listener.close()
-            keep(connection)
-        connection.close()
+        for key, _ in events.select():
+            if key.fileobj is sys.stdin:
+                return  # end of input: the test process is gone, however it ended
+            connection, _ = listener.accept()
+            if os.fork() == 0:
+                events.close()
+                listener.close()
+                keep(connection)
+            connection.close()
 
 
 def keep(connection: socket.socket) -> None:
