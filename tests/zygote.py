@@ -20,6 +20,7 @@ import os
 import pkgutil
 import runpy
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -66,8 +67,9 @@ def serve(path: str) -> None:
     print("ready", flush=True)
     while True:
         for key, _ in events.select():
-            if key.fileobj is sys.stdin:
-                return  # end of input: the test process is gone, however it ended
+            if key.fileobj is sys.stdin:  # the test process is gone, however it ended
+                shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+                return
             connection, _ = listener.accept()
             if os.fork() == 0:
                 events.close()
