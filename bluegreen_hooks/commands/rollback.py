@@ -2,7 +2,7 @@
 
 Behind a Classic ELB "healthy" means all its replicas are Ready and no deploy holds the lock
 (Kubernetes' word, asked in a child process started first); behind an ALB/NLB it is the
-target health of the color's target group (AWS's word), and the child is stopped at once.
+target health of the color's target group (AWS's word), and no child is started.
 """
 
 from __future__ import annotations
@@ -14,20 +14,19 @@ from bluegreen_hooks.readiness_probe import ReadinessProbe
 
 
 def run(args: argparse.Namespace) -> int:
-    # The readiness check is the slowest part of an "oops": start it before anything else
-    # (but not without a region: then nothing at all may be asked). The child finds the
-    # config exactly as this process does (same arguments, cwd, env).
+    # Not without a region: then nothing at all may be asked.
     require_aws_region(args.config)
-    probe = None if args.force else ReadinessProbe(args.config)
+    from bluegreen_hooks.commands.common import config_from
+
+    config = config_from(args)  # a few ms; says whether Kubernetes is asked at all
+    judged_by_aws = config.load_balancer_type != "classic"
+    # The readiness check is the slowest part of an "oops": start it before anything else.
+    # The child finds the config exactly as this process does (same arguments, cwd, env).
+    probe = None if args.force or judged_by_aws else ReadinessProbe(args.config)
     try:
         from bluegreen_hooks import lifecycle, logs
-        from bluegreen_hooks.commands.common import config_from, new_deployment_id
+        from bluegreen_hooks.commands.common import new_deployment_id
 
-        config = config_from(args)
-        judged_by_aws = config.load_balancer_type != "classic"
-        if probe is not None and judged_by_aws:
-            probe.cancel()
-            probe = None
         deployment_id = new_deployment_id("rollback")
         logs.bind(deployment_id=deployment_id)
         rollback_run = lifecycle.Run(config=config, deployment_id=deployment_id)
