@@ -11,7 +11,6 @@ from tests.e2e.test_sandbox_command import (  # noqa: F401 (fixtures)
     Running,
     clean_env,
     example,
-    running_sandboxes,
     start,
 )
 
@@ -19,7 +18,7 @@ from tests.e2e.test_sandbox_command import (  # noqa: F401 (fixtures)
 def test_the_sandbox_creates_an_alb_with_a_target_group_per_color(
     example: Path,  # noqa: F811
     tmp_path: Path,
-    running_sandboxes: list[Running],  # noqa: F811
+    running_sandboxes: list[Running],
 ) -> None:
     settings = json.loads((example / ".oopsrc").read_text())
     settings.update({"load-balancer-type": "application", "elb-name": "triggers-alb"})

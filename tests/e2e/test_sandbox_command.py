@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,6 +31,20 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The caller's environment without anything that points clients somewhere."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(CLEAN_PREFIXES)}
     return {**env, **extra}
+
+
+def refused_sandbox(
+    cwd: Path, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`bluegreen sandbox ARGV`, expected to refuse before it starts anything."""
+    return subprocess.run(
+        [sys.executable, "-m", "bluegreen_hooks", "sandbox", *argv],
+        cwd=cwd,
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _json_or_none(line: str) -> dict[str, Any] | None:
@@ -133,21 +146,6 @@ def start(*argv: str, cwd: Path, ignore_sigint: bool = False) -> Running:
             running.drainer.start()
             return running
     raise AssertionError(f"sandbox exited {process.wait()} before running: {lines}")
-
-
-@pytest.fixture
-def running_sandboxes() -> Iterator[list[Running]]:
-    """Every sandbox a test starts is stopped, even when the test fails."""
-    started: list[Running] = []
-    yield started
-    for sandbox in started:
-        if sandbox.process.poll() is None:
-            sandbox.process.terminate()  # its own clean stop; SIGKILL only if that hangs
-            try:
-                sandbox.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                sandbox.process.kill()
-                sandbox.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -381,13 +379,8 @@ def test_a_signal_while_the_sandbox_sets_up_stops_it_cleanly(
 
 
 def test_an_env_file_in_a_missing_folder_exits_2_before_starting(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--env-file", "nope/sandbox.env"],
-        cwd=tmp_path,
-        env=clean_env(TMPDIR=str(temp_root(tmp_path))),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = refused_sandbox(
+        tmp_path, "--env-file", "nope/sandbox.env", env=clean_env(TMPDIR=str(temp_root(tmp_path)))
     )
 
     assert result.returncode == 2, result.stderr
@@ -423,14 +416,7 @@ def test_a_second_sandbox_refuses_the_env_file_of_a_running_one(
     running_sandboxes.append(first)
     before = first.env_file.read_text()
 
-    second = subprocess.run(
-        [sys.executable, "-m", "bluegreen_hooks", "sandbox"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    second = refused_sandbox(tmp_path)
 
     assert second.returncode == 2, second.stderr
     assert "belongs to a sandbox that is still running" in second.stderr
@@ -470,14 +456,7 @@ def test_an_app_folder_without_a_valid_config_exits_2_and_starts_nothing(
     if config is not None:
         (tmp_path / ".oopsrc").write_text(config)
 
-    result = subprocess.run(
-        [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--app", str(tmp_path)],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = refused_sandbox(tmp_path, "--app", str(tmp_path))
 
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

@@ -5,40 +5,21 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bluegreen_hooks.sandbox.kubeapi.nodeports import unique_loopback
 from tests.e2e.test_sandbox_command import (
     Running,
     clean_env,
+    refused_sandbox,
     start,
     temp_root,
 )
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-@pytest.fixture
-def running_sandboxes() -> Iterator[list[Running]]:
-    """Every sandbox a test starts is stopped (SIGTERM, its clean stop), even when it fails."""
-    started: list[Running] = []
-    yield started
-    for sandbox in started:
-        if sandbox.process.poll() is None:
-            sandbox.process.terminate()
-            try:
-                sandbox.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                sandbox.process.kill()
-                sandbox.process.wait(timeout=30)
 
 
 def web(core: Any, name: str, node_port: int) -> None:
@@ -126,13 +107,8 @@ def test_a_node_port_held_by_another_process_is_said_in_the_sandbox_log(
 
 
 def test_a_node_address_off_loopback_exits_2_before_starting(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bluegreen_hooks", "sandbox", "--node-address", "10.0.0.1"],
-        cwd=tmp_path,
-        env=clean_env(TMPDIR=str(temp_root(tmp_path))),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = refused_sandbox(
+        tmp_path, "--node-address", "10.0.0.1", env=clean_env(TMPDIR=str(temp_root(tmp_path)))
     )
 
     assert result.returncode == 2, result.stderr

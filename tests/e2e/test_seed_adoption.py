@@ -12,29 +12,12 @@ import pytest
 from kubernetes import watch
 
 from tests.e2e.crash import FAST_LEASE, assert_converged, run_until_killed
+from tests.e2e.test_least_privilege import REPLICATION_CONTROLLER
 from tests.e2e.world import App
 
 V0 = "0000000seedseed"  # what the seed's scripts last deployed
 V1 = "1111111aaaaaaaa"
 V2 = "2222222bbbbbbbb"
-
-RC_TEMPLATE = """\
-apiVersion: v1
-kind: ReplicationController
-metadata:
-  name: ${APPLICATION_NAME}-${COLOR}
-spec:
-  replicas: 2
-  selector: {app: ${APPLICATION_NAME}, color: ${COLOR}}
-  template:
-    metadata:
-      labels: {app: ${APPLICATION_NAME}, color: ${COLOR}}
-    spec:
-      containers:
-        - name: app
-          image: octoblu/${APPLICATION_NAME}:${COMMIT}
-          ports: [{containerPort: 8080}]
-"""
 
 
 def use_seed_templates(app: App) -> None:
@@ -45,7 +28,7 @@ def use_seed_templates(app: App) -> None:
     (folder / f"{app.name}-service.yaml.tmpl").unlink()
     for color in ("blue", "green"):
         (folder / f"{app.name}-{color}-service.yaml.tmpl").write_text(service)
-        (folder / f"{app.name}-{color}-controller.yaml.tmpl").write_text(RC_TEMPLATE)
+        (folder / f"{app.name}-{color}-controller.yaml.tmpl").write_text(REPLICATION_CONTROLLER)
 
 
 def seed_deploys(app: App, kind: str, colors: tuple[str, ...] = ("blue", "green")) -> None:
