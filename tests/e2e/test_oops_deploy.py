@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -158,23 +159,10 @@ def test_ctrl_c_while_following_exits_130_and_the_deployment_goes_on(
     app: App, delay: float
 ) -> None:
     publish(app, V1)
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "bluegreen_hooks.oops", "deploy", V1, "--config", str(app.config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=app.folder,
-    )
-    try:
-        assert follower.stdout is not None
-        deployment_id = follower.stdout.readline().strip()  # printed once it is created
+    with following(app, V1) as (follower, deployment_id):
         time.sleep(delay)
         follower.send_signal(signal.SIGINT)
         _, stderr = follower.communicate(timeout=60)
-    finally:
-        if follower.poll() is None:
-            follower.kill()
-            follower.wait()
 
     assert follower.returncode == 130
     assert "the deployment goes on in CodeDeploy" in stderr
@@ -188,24 +176,11 @@ def test_a_deployment_stopped_while_followed_exits_1_and_runs_no_further_event(
 ) -> None:
     go = publish_blocking_release(app)
     before = app.snapshot()
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "bluegreen_hooks.oops", "deploy", V1, "--config", str(app.config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=app.folder,
-    )
-    try:
-        assert follower.stdout is not None
-        deployment_id = follower.stdout.readline().strip()
+    with following(app, V1) as (follower, deployment_id):
         wait_for_event(deployment_id, "BeforeInstall", "InProgress")
         codedeploy().stop_deployment(deploymentId=deployment_id)
         go.touch()
         _, stderr = follower.communicate(timeout=60)
-    finally:
-        if follower.poll() is None:
-            follower.kill()
-            follower.wait()
 
     assert follower.returncode == 1
     assert f"deployment {deployment_id} Stopped" in stderr and "MANUAL_STOP" in stderr
@@ -213,6 +188,34 @@ def test_a_deployment_stopped_while_followed_exits_1_and_runs_no_further_event(
     assert events["BeforeInstall"]["status"] == "Succeeded"
     assert events["ApplicationStart"]["status"] == "Skipped"
     assert app.snapshot() == before
+
+
+@contextmanager
+def following(app: App, commit: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`oops deploy COMMIT` in a fresh interpreter, and the deployment id it printed once it
+    created the deployment; killed on the way out if it is still following."""
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bluegreen_hooks.oops",
+            "deploy",
+            commit,
+            "--config",
+            str(app.config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=app.folder,
+    )
+    try:
+        assert follower.stdout is not None
+        yield follower, follower.stdout.readline().strip()
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
 
 
 def publish_blocking_release(app: App) -> Path:
