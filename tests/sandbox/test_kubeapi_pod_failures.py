@@ -38,6 +38,19 @@ def _messages(events: list[Any]) -> set[tuple[str, str, str]]:
     return {(e.type, e.reason, e.message) for e in events}
 
 
+def _create_and_watch(core: Any, image: str) -> Any:
+    """Pod `web` created with `image`, and a watch of it from then on (5 s at most)."""
+    core.create_namespaced_pod("default", pod_body("web", image=image))
+    listing = core.list_namespaced_pod("default", field_selector="metadata.name=web")
+    return new_watch().stream(
+        core.list_namespaced_pod,
+        "default",
+        field_selector="metadata.name=web",
+        resource_version=listing.metadata.resource_version,
+        timeout_seconds=5,
+    )
+
+
 def test_pull_fails_shows_err_image_pull_then_image_pull_back_off(core: Any) -> None:
     image = "registry.example/web:pull-fails-v1"
     core.create_namespaced_pod("default", pod_body("web", image=image))
@@ -120,16 +133,8 @@ def test_crashloop_grows_restart_count_with_last_state_terminated(core: Any) -> 
 
 
 def test_crashloop_restart_counts_only_grow(core: Any) -> None:
-    core.create_namespaced_pod("default", pod_body("web", image="web:crashloop"))
-    listing = core.list_namespaced_pod("default", field_selector="metadata.name=web")
+    stream = _create_and_watch(core, "web:crashloop")
     counts: list[int] = []
-    stream = new_watch().stream(
-        core.list_namespaced_pod,
-        "default",
-        field_selector="metadata.name=web",
-        resource_version=listing.metadata.resource_version,
-        timeout_seconds=5,
-    )
     for event in stream:
         statuses = event["object"].status.container_statuses or []
         if statuses:
@@ -141,16 +146,8 @@ def test_crashloop_restart_counts_only_grow(core: Any) -> None:
 
 
 def test_flapping_readiness_alternates_with_unhealthy_events(core: Any) -> None:
-    core.create_namespaced_pod("default", pod_body("web", image="web:flapping"))
-    listing = core.list_namespaced_pod("default", field_selector="metadata.name=web")
+    stream = _create_and_watch(core, "web:flapping")
     seen: list[bool] = []
-    stream = new_watch().stream(
-        core.list_namespaced_pod,
-        "default",
-        field_selector="metadata.name=web",
-        resource_version=listing.metadata.resource_version,
-        timeout_seconds=5,
-    )
     for event in stream:
         pod = event["object"]
         if pod.status.phase == "Running" and (not seen or seen[-1] != is_ready(pod)):
