@@ -16,7 +16,7 @@ from bluegreen_hooks.readiness_probe import ReadinessProbe
 def run(args: argparse.Namespace) -> int:
     # Not without a region: then nothing at all may be asked.
     require_aws_region(args.config)
-    from bluegreen_hooks.commands.common import config_from
+    from bluegreen_hooks.commands.common import config_from, new_deployment_id
 
     config = config_from(args)  # a few ms; says whether Kubernetes is asked at all
     judged_by_aws = config.load_balancer_type != "classic"
@@ -25,7 +25,6 @@ def run(args: argparse.Namespace) -> int:
     probe = None if args.force or judged_by_aws else ReadinessProbe(args.config)
     try:
         from bluegreen_hooks import lifecycle, logs
-        from bluegreen_hooks.commands.common import new_deployment_id
 
         deployment_id = new_deployment_id("rollback")
         logs.bind(deployment_id=deployment_id)

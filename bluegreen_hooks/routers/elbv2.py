@@ -279,11 +279,12 @@ class Elbv2Router:
         """
         own = _elbv2(state)
         weights: Weights = {target: 100, other(target): 0}
+        pending = self._pending(own, weights)
         written: dict[str, str] = {}
         with signals.deferred():
-            if len(self._pending(own, weights)) > 1:
+            if len(pending) > 1:
                 written = self._write_record(own, Switch(target=target, by=by, step=step))
-            moved = self._set_weights(own, weights, written)
+            moved = self._set_weights(own, weights, pending, written)
             if own.switch is not None or written:
                 self._clear_record(own, written)
         signals.stop_here(lambda: f"the switch to {target} is complete")
@@ -296,17 +297,22 @@ class Elbv2Router:
             return self.point_at(state, target, by=by, step=step)
         own = _elbv2(state)
         self._write_record(own, Switch(target=target, by=by, step=step))
-        return self._set_weights(own, {target: percent, other(target): 100 - percent})
+        weights: Weights = {target: percent, other(target): 100 - percent}
+        return self._set_weights(own, weights, self._pending(own, weights))
 
     def _pending(self, state: Elbv2State, weights: Weights) -> list[Place]:
         return [p for p in state.places if state.weights_of(p) != weights]
 
     def _set_weights(
-        self, state: Elbv2State, weights: Weights, written: dict[str, str] | None = None
+        self,
+        state: Elbv2State,
+        weights: Weights,
+        pending: list[Place],
+        written: dict[str, str] | None = None,
     ) -> list[int]:
-        """Each place to `weights`; a place that cannot be moved sends those moved back (and
-        then clears the switch record `written` for this move, if nothing was left astray)."""
-        pending = self._pending(state, weights)
+        """Each `pending` place to `weights`; a place that cannot be moved sends those moved
+        back (and then clears the switch record `written` for this move, if nothing was left
+        astray)."""
         moved: list[Place] = []
 
         def situation() -> str:
