@@ -76,6 +76,22 @@ def release(app: App, kind: str, name: str) -> None:
         app.core.patch_namespaced_service(name, "default", patch)
 
 
+def deploy_waiting_for_a_held_workload(
+    app: App,
+) -> tuple[str, dict[int, dict[str, Any]], runs.Background]:
+    """V1 then V2 deployed, green's Deployment held by a finalizer while it is deleted, and a
+    deploy of V3 started and waiting for it: the workload's name, the listeners before the
+    deploy started, and the running deploy."""
+    deploy(app, V1)
+    deploy(app, V2)
+    name = workload_name(app, "green")
+    hold_and_delete(app, "Deployment", name)
+    before = app.listeners()
+    run = runs.start(app, "deploy", "--commit", V3, "--log-format", "json")
+    run.wait_for("waiting for deletion")
+    return name, before, run
+
+
 @pytest.mark.slow
 def test_a_deploy_waits_out_the_grace_period_of_the_old_colors_pods(slow_cluster: App) -> None:
     app = slow_cluster
@@ -112,14 +128,7 @@ def test_a_deploy_waits_for_a_workload_held_by_a_finalizer_then_replaces_it(
     slow_cluster: App,
 ) -> None:
     app = slow_cluster
-    deploy(app, V1)
-    deploy(app, V2)
-    name = workload_name(app, "green")
-    hold_and_delete(app, "Deployment", name)
-    before = app.listeners()
-
-    run = runs.start(app, "deploy", "--commit", V3, "--log-format", "json")
-    run.wait_for("waiting for deletion")
+    name, before, run = deploy_waiting_for_a_held_workload(app)
     assert app.listeners() == before  # nothing switched while it waits
     release(app, "Deployment", name)
     code, stderr = run.finish()
@@ -159,20 +168,13 @@ def test_a_deploy_waiting_on_a_held_workload_names_the_finalizer_and_stops_on_si
     slow_cluster: App,
 ) -> None:
     app = slow_cluster
-    deploy(app, V1)
-    deploy(app, V2)
-    name = workload_name(app, "green")
-    hold_and_delete(app, "Deployment", name)
-    before = app.snapshot()
-
-    run = runs.start(app, "deploy", "--commit", V3, "--log-format", "json")
-    run.wait_for("waiting for deletion")
+    name, before, run = deploy_waiting_for_a_held_workload(app)
     run.proc.terminate()
     code, stderr = run.finish()
 
     assert code == 143
     assert f'"{name}": ["{HOLD}"]' in stderr
-    assert app.listeners() == before["listeners"]
+    assert app.listeners() == before
     release(app, "Deployment", name)
 
 
