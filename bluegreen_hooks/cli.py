@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "rollback",
         "switch traffic back to the idle color (refused unless all its replicas are Ready"
-        " and no deploy is running)",
+        " and no deploy is running; behind an ALB/NLB, unless its target group is healthy)",
         "  bluegreen rollback\n  bluegreen rollback --force   # switch even if not Ready",
         parents=[common],
     )
